@@ -1,0 +1,1 @@
+"""Certified-robustness certificates: DPA, FA, ROE and nearest neighbours."""
