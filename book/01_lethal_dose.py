@@ -202,6 +202,8 @@ def explore(N=10_000, n=100, poisons=100):
 
 
 explore()
+
+# %% tags=["nbval-ignore-output"]
 widgets.interactive(
     explore,
     N=widgets.IntSlider(10_000, 100, 100_000, step=100),
