@@ -1,0 +1,370 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ldcbook)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# (chap-memorization)=
+# # Instance Memorization
+#
+# The second finite task of {cite:t}`wang2022lethal` removes the last bit of structure
+# that Bijection Uncovering ({ref}`chap-bijection`) had: labels are now independent, so
+# seeing the other inputs says nothing about $x_0$. The task is simple enough that the
+# paper's bound, Lemma 3, is not just a bound but the exact answer, and Lemma 4's attack
+# defeats *every* learner, plausible or not. We show both, fix the attack so that it
+# keeps the training-set size, and measure its cost against $N/n^*$.
+
+# %% tags=["remove-cell"]
+import itertools
+import math
+from fractions import Fraction
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import sympy as sp
+from IPython.display import display
+from myst_nb import glue
+
+from ldcbook.config import by_scale, scale, seed_everything
+from ldcbook.theory import memorization
+
+rng = seed_everything(2022)
+TRIALS = by_scale(smoke=5_000, default=200_000, full=2_000_000)
+SIZE_TRIALS = by_scale(smoke=500, default=5_000, full=10_000)
+plt.rcParams.update({"figure.dpi": 110, "figure.figsize": (6.4, 3.8)})
+print(f"scale = {scale()}, Monte Carlo trials per point = {TRIALS:,}")
+
+# %% [markdown]
+# ## The task
+#
+# ```{prf:definition} Instance Memorization
+# :label: def-instance-memorization
+#
+# There are $m \ge 2$ inputs $x_0, \dots, x_{m-1}$ and $k \ge 2$ classes. Each input
+# carries a label drawn independently and uniformly from the $k$ classes. A training set
+# holds $n$ samples $(x, y(x))$ with $x$ drawn independently and uniformly from the $m$
+# inputs. A learner is judged at the fixed test input $x_0$ with label $y_0$.
+# ```
+#
+# ## Lemma 3: the sample count, exactly
+#
+# ```{prf:lemma} Instance Memorization lower bound
+# :label: lem-memorization
+#
+# Every learner that predicts $y_0$ at $x_0$ with probability at least $\tau$ after $n$
+# samples satisfies
+#
+# $$
+# n \ge \frac{\log\big((1 - \tau)\, k / (k - 1)\big)}{\log(1 - 1/m)}.
+# $$ (eq-memorization-bound)
+#
+# The right-hand side is positive exactly when $\tau > 1/k$.
+# ```
+#
+# ```{prf:proof}
+# Given the training set $D$, if $x_0 \in D$ its label is known. If not, $y_0$ is
+# independent of $D$ (the labels of different inputs are independent and $D$ contains
+# only other inputs), so it is uniform over the $k$ classes and *any* prediction is right
+# with probability exactly $1/k$. Hence every learner has accuracy at most
+#
+# $$
+# A^*(m, k, n) = 1 - \left(1 - \tfrac1m\right)^{n} \left(1 - \tfrac1k\right),
+# $$ (eq-memorization-exact)
+#
+# and $A^* \ge \tau$ rearranges to {eq}`eq-memorization-bound`.
+# ```
+#
+# The proof shows more than the lemma: {eq}`eq-memorization-exact` is *attained* by the
+# learner that memorises the label of $x_0$ and guesses otherwise, so it is the optimal
+# accuracy, not only a bound.
+#
+# ```{prf:proposition} Lemma 3 is tight
+# :label: prop-memorization-tight
+#
+# For every $\tau \in (0, 1)$, the smallest number of samples with which some learner
+# reaches accuracy $\tau$ at $x_0$ is $n^*(m, k, \tau) = \max(0, \lceil b \rceil)$, where
+# $b$ is the right-hand side of {eq}`eq-memorization-bound`.
+# ```
+#
+# The bound solved with `sympy`; written with the constant $L$ below, its expansion in
+# $1/m$ and the limit of $n/m$:
+
+# %%
+m, k, n, tau, eps, L = sp.symbols("m k n tau epsilon L", positive=True)
+accuracy = 1 - (1 - 1 / m) ** n * (1 - 1 / k)
+n_bound = sp.solve(sp.Eq(accuracy, tau), n)[0]
+L_value = sp.log((k - 1) / (k * (1 - tau)))
+n_L = -L / sp.log(1 - 1 / m)  # the same bound, written with L = L_value
+point = {m: 7, k: 3, tau: sp.Rational(4, 5)}
+assert abs(sp.N(n_bound.subs(point) - n_L.subs(L, L_value).subs(point))) < 1e-12
+series = sp.series(n_L.subs(m, 1 / eps), eps, 0, 2).removeO()
+series = sp.expand(series).subs(eps, 1 / m)
+display(sp.Eq(n, n_bound), sp.Eq(L, L_value), sp.Eq(n, series),
+        sp.Eq(sp.Limit(n / m, m, sp.oo), sp.limit(n_L / m, m, sp.oo)))
+
+# %% [markdown]
+# So $n^* \approx mL - L/2$ with $L = \log\frac{k - 1}{k(1 - \tau)}$: linear in the number
+# of inputs, as for Bijection Uncovering, but now with the exact constant. `memorization.lemma3_samples`
+# evaluates the bound in floating point and `memorization.min_samples` finds $n^*$ in
+# exact rational arithmetic; the proposition says they agree after rounding up.
+
+# %%
+rows = []
+for m_, k_, t in itertools.product([2, 5, 10, 100, 1_000, 10_000], [2, 10, 100],
+                                   ["0.3", "0.5", "0.9", "0.99"]):
+    exact = memorization.min_samples(m_, k_, t)
+    bound = memorization.lemma3_samples(m_, k_, t)
+    assert exact == max(0, math.ceil(bound))
+    assert memorization.optimal_accuracy(m_, k_, exact) >= Fraction(t)
+    if exact > 0:
+        assert memorization.optimal_accuracy(m_, k_, exact - 1) < Fraction(t)
+    rows.append({"m": m_, "k": k_, "tau": t, "Lemma 3 bound": bound, "n*": exact})
+tight = pd.DataFrame(rows)
+tight_k10 = tight[tight["k"] == 10]
+pd.concat({col: tight_k10.pivot(index="m", columns="tau", values=col)
+           for col in ["Lemma 3 bound", "n*"]}, axis=1).round(2)
+
+# %% [markdown]
+# The table shows $k = 10$; the assertions cover all {glue:text}`tight_cases` cases.
+# One caveat is numerical, not mathematical: when the bound is an integer, rounding the
+# floating-point logarithm up can overshoot by one. Here is the first such case in a
+# small grid, with $\tau$ chosen so that the bound is exactly an integer $j$:
+
+# %%
+def first_rounding_error():
+    for j, m_, k_ in itertools.product(range(1, 40), range(2, 30), range(2, 12)):
+        t = 1 - Fraction(k_ - 1, k_) * Fraction(m_ - 1, m_) ** j
+        if math.ceil(memorization.lemma3_samples(m_, k_, t)) != j:
+            return m_, k_, j, t
+
+
+m_r, k_r, j_r, tau_r = first_rounding_error()
+bound_r = memorization.lemma3_samples(m_r, k_r, tau_r)
+assert memorization.min_samples(m_r, k_r, tau_r) == j_r
+assert memorization.optimal_accuracy(m_r, k_r, j_r) == tau_r
+print(f"m = {m_r}, k = {k_r}, tau = {tau_r}: float bound {bound_r!r}, "
+      f"rounded up {math.ceil(bound_r)}; exact n* = {j_r}")
+
+# %%
+glue("tight_cases", len(tight), display=False)
+glue("round_j", j_r, display=False)
+
+# %% [markdown]
+# Already at $n =$ {glue:text}`round_j` the optimal learner reaches $\tau$ exactly, so
+# $n^* =$ {glue:text}`round_j`, which `min_samples` finds because it compares
+# $(1 - 1/m)^n$ with $(1 - \tau)k/(k - 1)$ as fractions.
+#
+# ## Two optimal learners, simulated
+#
+# Any learner that memorises $x_0$ is optimal, whatever it does when $x_0$ is unseen.
+# `memorization.simulate_learner` draws a label table and a training set per trial (as
+# integer arrays) and runs one of two such learners: `"memorise"` guesses uniformly, and
+# `"frequent"` answers the most common label in the training set, deterministically.
+# Both should match {eq}`eq-memorization-exact` within 4 standard errors.
+
+# %%
+rows = []
+settings = [(2, 2, 1), (10, 3, 5), (50, 10, 60), (100, 10, 220), (500, 100, 1000)]
+for m_, k_, n_ in settings:
+    exact = float(memorization.optimal_accuracy(m_, k_, n_))
+    for learner in memorization.LEARNERS:
+        est, se = memorization.simulate_learner(m_, k_, n_, TRIALS // 4, rng, learner)
+        rows.append({"m": m_, "k": k_, "n": n_, "learner": learner, "exact": exact,
+                     "simulated": est, "std. error": se, "z": (est - exact) / se})
+mc_table = pd.DataFrame(rows)
+assert (mc_table["z"].abs() < 4).all(), "simulation disagrees with the exact accuracy"
+glue("mc_max_z", float(mc_table["z"].abs().max()), display=False)
+mc_table.round({"exact": 5, "simulated": 5, "std. error": 5, "z": 2})
+
+# %% [markdown]
+# The largest deviation is {glue:text}`mc_max_z:.2f` standard errors.
+# {numref}`fig-memorization-accuracy` shows the exact accuracy curves and where they cross
+# $\tau = 0.9$.
+
+# %%
+tau_fig = Fraction(9, 10)
+m_fig = 100
+n_grid = np.arange(0, 6 * m_fig + 1, 5)
+fig_curves = {k_: np.array([float(memorization.optimal_accuracy(m_fig, k_, int(j)))
+                            for j in n_grid]) for k_ in (2, 10, 100)}
+fig_nstar = {k_: memorization.min_samples(m_fig, k_, tau_fig) for k_ in fig_curves}
+fig_mc = {k_: memorization.simulate_learner(m_fig, k_, fig_nstar[k_], TRIALS // 10, rng)
+          for k_ in fig_curves}
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Exact accuracy at x0 of the optimal (memorising) learner for m = 100 inputs, against the number of samples per input. Vertical lines: the exact n* for tau = 0.9, which is the rounded-up bound of Lemma 3; dots: Monte Carlo at n*, with 4-standard-error bars.", "name": "fig-memorization-accuracy"}}
+fig, ax = plt.subplots()
+colors = ["tab:blue", "tab:orange", "tab:green"]
+for (k_, acc), color in zip(fig_curves.items(), colors):
+    ax.plot(n_grid / m_fig, acc, color=color, label=f"k = {k_}")
+    ax.axvline(fig_nstar[k_] / m_fig, color=color, ls=":", lw=1)
+    est, se = fig_mc[k_]
+    ax.errorbar(fig_nstar[k_] / m_fig, est, yerr=4 * se, fmt="o", ms=3, color=color)
+ax.axhline(float(tau_fig), color="grey", lw=0.5)
+ax.set_xlabel("clean samples per input, n / m")
+ax.set_ylabel("accuracy at x0")
+ax.legend(fontsize=8, loc="lower right")
+plt.show()
+
+# %% [markdown]
+# ## Lemma 4: removing $x_0$
+#
+# ```{prf:lemma} Removal attack
+# :label: lem-memorization-removal
+#
+# Let $T(D)$ remove every copy of $(x_0, y_0)$ from a training set $D$ of size $N$. Then
+# $\mathbb{E}|T(D) \ominus D| = N/m$, and every learner, plausible or not, predicts $y_0$
+# at $x_0$ from $T(D)$ with probability exactly $1/k$.
+# ```
+#
+# ```{prf:proof}
+# The copies of $x_0$ number $\mathrm{Binomial}(N, 1/m)$, mean $N/m$, and each removal
+# costs 1. $T(D)$ contains only other inputs, whose labels are independent of $y_0$, so
+# $y_0$ is uniform given $T(D)$ and the learner's coins.
+# ```
+#
+# Here the paper's count $N/m$ is right, because the attack only removes. But $T$ shrinks
+# the training set, so it is not a map from training sets of size $N$ to training sets of
+# size $N$, the form the paper's own attack definition takes. A size-preserving variant
+# replaces each removed copy by a fresh sample drawn uniformly from the other $m - 1$
+# inputs, with its true label. Its result is distributed as a clean training set
+# conditioned on $x_0$ being absent, so the conclusion is unchanged, but every replacement
+# is one removal and one insertion: the cost doubles to $2N/m$.
+# `memorization.removal_attack` simulates both and measures the symmetric difference of
+# the multisets directly.
+
+# %%
+m_att, k_att, N_att = 20, 5, 60
+rows = []
+for preserve in (False, True):
+    for learner in memorization.LEARNERS:
+        r = memorization.removal_attack(m_att, k_att, N_att, TRIALS // 4, rng,
+                                        preserve, learner)
+        cost = (2 if preserve else 1) * N_att / m_att
+        A = float(memorization.optimal_accuracy(m_att, k_att, N_att))
+        checks = [(r.clean_accuracy, r.clean_accuracy_se, A),
+                  (r.accuracy, r.accuracy_se, 1 / k_att),
+                  (r.removed, r.removed_se, N_att / m_att),
+                  (r.symmetric_difference, r.symmetric_difference_se, cost)]
+        assert all(abs(est - exact) < 4 * se for est, se, exact in checks)
+        rows.append({"variant": "size-preserving" if preserve else "removal only",
+                     "learner": learner, **r._asdict(), "predicted size": cost})
+attack_table = pd.DataFrame(rows).set_index(["variant", "learner"]).T
+attack_table.round(4)
+
+# %%
+glue("att_m", m_att, display=False)
+glue("att_k", k_att, display=False)
+glue("att_N", N_att, display=False)
+glue("att_chance", 1 / k_att, display=False)
+glue("att_clean", float(attack_table.iloc[0, 0]), display=False)
+glue("att_Nm", N_att / m_att, display=False)
+
+# %% [markdown]
+# With $m =$ {glue:text}`att_m` inputs, $k =$ {glue:text}`att_k` classes and
+# $N =$ {glue:text}`att_N` samples, clean accuracy {glue:text}`att_clean:.3f` falls to
+# chance, $1/k =$ {glue:text}`att_chance:.2f`, for both learners and both variants. The
+# removal costs $N/m =$ {glue:text}`att_Nm:.0f` samples on average, the size-preserving
+# variant twice as much; all entries are asserted within 4 standard errors.
+#
+# ### The attack size follows $N/n^*$, in both directions
+#
+# Because Lemma 3 is tight, it bounds $n^*$ from above as well as from below, and the
+# step from the lemmas to the conjecture (the *logical direction* discussed in
+# {ref}`chap-bijection`) needs nothing more. With $L = \log\frac{k-1}{k(1 - \tau)} > 0$
+# and $1/m \le -\log(1 - 1/m) \le 1/(m - 1)$, the proposition gives
+# $(m - 1)L \le n^* \le mL + 1$, hence
+#
+# $$
+# \frac{N}{m} = \frac{n^*}{m}\cdot\frac{N}{n^*}, \qquad
+# \Big(1 - \frac1m\Big)L \le \frac{n^*}{m} \le L + \frac1m .
+# $$
+#
+# The removal attack costs $\Theta(N/n^*)$ with constant $n^*/m \to L$, and the
+# size-preserving one twice that. We measure both for two values of $m$ at
+# $\tau = 0.9$, $k = 10$.
+
+# %%
+k_law, tau_law = 10, Fraction(9, 10)
+L = math.log((k_law - 1) / (k_law * (1 - tau_law)))
+law = []
+for m_ in (10, 100):
+    n_star = memorization.min_samples(m_, k_law, tau_law)
+    assert (m_ - 1) * L <= n_star <= m_ * L + 1
+    for mult in (1, 2, 4, 8, 16, 32, 64):
+        for preserve in (False, True):
+            r = memorization.removal_attack(m_, k_law, mult * n_star, SIZE_TRIALS, rng,
+                                            preserve)
+            law.append({"m": m_, "n*": n_star, "N / n*": mult, "preserve": preserve,
+                        "size": r.symmetric_difference, "se": r.symmetric_difference_se,
+                        "predicted": (1 + preserve) * mult * n_star / m_})
+law = pd.DataFrame(law)
+assert ((law["size"] - law["predicted"]).abs() < 4 * law["se"]).all()
+glue("law_L", L, display=False)
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Attack size (symmetric difference of multisets) of the removal attack (circles, solid) and its size-preserving variant (squares, dashed) against N/n*, for k = 10 and tau = 0.9. Lines: N/m = (n*/m) N/n* and 2N/m; error bars: 4 standard errors.", "name": "fig-memorization-attack-size"}}
+fig, ax = plt.subplots()
+for (m_, grp), color in zip(law.groupby("m"), ["tab:blue", "tab:green"]):
+    c = grp["n*"].iloc[0] / m_
+    for preserve, marker, ls in [(False, "o", "-"), (True, "s", "--")]:
+        g = grp[grp["preserve"] == preserve]
+        ax.errorbar(g["N / n*"], g["size"], yerr=4 * g["se"], fmt=marker, ms=3,
+                    color=color)
+        ax.plot(g["N / n*"], (1 + preserve) * c * g["N / n*"], ls=ls, color=color,
+                label=f"m = {m_}{', size-preserving' if preserve else ''}: "
+                      f"{(1 + preserve) * c:.2f} N/n*")
+ax.set_xscale("log")
+ax.set_yscale("log")
+ax.set_xlabel("training-set size over clean sample count, N / n*")
+ax.set_ylabel("attack size (samples inserted + removed)")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# The constants approach $L =$ {glue:text}`law_L:.3f` and $2L$ as $m$ grows. Instance
+# Memorization therefore satisfies the lethal-dose bound with explicit constants: no
+# learner survives $(L + 1/m)\,N/n^*$ removals, or twice that many changed samples if the
+# attacker must keep the training-set size.
+#
+# ## Explore
+#
+# With a running kernel, the sliders recompute $n^*$ and run both variants of the attack
+# for any number of inputs $m$, classes $k$, target $\tau$ and training-set size $N$. On
+# the static page the output shows the default setting.
+
+# %%
+def explore(m=100, k=10, tau=0.9, N=2_000):
+    if tau <= 1 / k:
+        print(f"tau = {tau:.2f} <= 1/k: no sample is needed (n* = 0)")
+        return
+    n_star = memorization.min_samples(m, k, tau)
+    bound = memorization.lemma3_samples(m, k, tau)
+    print(f"m = {m}, k = {k}, tau = {tau:.2f}: Lemma 3 bound {bound:.2f}, "
+          f"n* = {n_star}")
+    for preserve in (False, True):
+        r = memorization.removal_attack(m, k, N, 2_000, seed=0, preserve_size=preserve)
+        per_dose = r.symmetric_difference * n_star / N if N else 0.0
+        print(f"{'size-preserving' if preserve else 'removal only'}: accuracy "
+              f"{r.clean_accuracy:.3f} -> {r.accuracy:.3f} (1/k = {1 / k:.3f}); "
+              f"attack size {r.symmetric_difference:.1f} = {per_dose:.2f} N/n*")
+
+
+explore()
+
+# %% tags=["nbval-ignore-output"]
+widgets.interactive(
+    explore,
+    m=widgets.IntSlider(100, 2, 1_000),
+    k=widgets.IntSlider(10, 2, 100),
+    tau=widgets.FloatSlider(0.9, min=0.05, max=0.99, step=0.01),
+    N=widgets.IntSlider(2_000, 0, 20_000, step=100),
+)

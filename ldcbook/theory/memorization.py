@@ -1,0 +1,405 @@
+"""Instance Memorization: Lemmas 3 and 4 of the paper, exactly and by simulation.
+
+The task (Section 4.2.2 of the paper, Chapter 3 of the book): there are ``m`` inputs
+``x_0, ..., x_{m-1}``; each input carries a label drawn independently and uniformly from
+``k`` classes; a training set holds ``n`` samples ``(x, label(x))`` with ``x`` uniform
+over the ``m`` inputs; the learner is judged at the fixed input ``x_0`` (index 0 here).
+
+Given the training set, the label of an unseen ``x_0`` is still uniform over the ``k``
+classes and independent of everything seen, so the best any learner can do is to
+*memorise*: answer the label of ``x_0`` when it was seen, guess otherwise. Its accuracy
+``1 - (1 - 1/m)^n (1 - 1/k)`` is Lemma 3's bound, attained (the bound is tight).
+
+Lemma 4's attack removes every copy of ``(x_0, y_0)``; afterwards the label of ``x_0``
+is independent of the training set, so *every* learner is right with probability
+exactly ``1/k``.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ldcbook._checks import check_int, check_seed, to_fraction
+
+LEARNERS: tuple[str, ...] = ("memorise", "frequent")
+"""Learners :func:`simulate_learner` and :func:`removal_attack` can run.
+
+``"memorise"``
+    the label of ``x_0`` if seen, else a uniformly random class (optimal, Lemma 3);
+``"frequent"``
+    the label of ``x_0`` if seen, else the most frequent label in the training set
+    (ties to the smaller class index); also optimal, and deterministic.
+"""
+
+_CHUNK_CELLS = 1 << 21  # trials per batch times the widest per-trial array
+
+
+class RemovalAttackResult(NamedTuple):
+    """What :func:`removal_attack` measured: means over trials, with standard errors."""
+
+    clean_accuracy: float
+    """Fraction of trials in which the learner trained on ``D`` predicted ``y_0``."""
+    clean_accuracy_se: float
+    accuracy: float
+    """Fraction of trials in which the learner trained on ``T(D)`` predicted ``y_0``."""
+    accuracy_se: float
+    removed: float
+    """Mean number of copies of ``(x_0, y_0)`` removed."""
+    removed_se: float
+    symmetric_difference: float
+    """Mean attack size ``|T(D) ⊖ D|`` of multisets (insertions plus removals)."""
+    symmetric_difference_se: float
+
+
+def check_tau(tau: Any) -> Fraction:
+    """Read a target accuracy ``tau`` exactly and check ``0 < tau < 1``.
+
+    Parameters
+    ----------
+    tau : Fraction, int, str or float
+        A decimal string is read exactly (``"0.9"`` is 9/10); so is a float, through its
+        shortest decimal representation.
+
+    Returns
+    -------
+    Fraction
+
+    Raises
+    ------
+    TypeError
+        If ``tau`` is not a number or a decimal string.
+    ValueError
+        If ``tau`` does not lie in the open interval (0, 1): no number of samples
+        reaches accuracy 1 in either task of Section 4.2, and accuracy 0 needs none.
+    """
+    value = to_fraction("tau", tau)
+    if not 0 < value < 1:
+        raise ValueError(f"tau must lie in the open interval (0, 1), got {tau!r}")
+    return value
+
+
+def min_power_at_most(ratio: Fraction, target: Fraction) -> int:
+    """Smallest integer ``n >= 0`` with ``ratio**n <= target``, computed exactly.
+
+    A float estimate of ``log(target) / log(ratio)`` is corrected by exact rational
+    comparisons, so the answer is right even when the logarithm ratio is an integer.
+    Used for the closed-form sample counts of Lemmas 1 and 3 (Chapters 2 and 3).
+
+    Parameters
+    ----------
+    ratio : Fraction
+        Base, ``0 < ratio < 1``.
+    target : Fraction
+        Threshold, ``target > 0``.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        If ``ratio`` is not in (0, 1) or ``target`` is not positive.
+    """
+    ratio, target = to_fraction("ratio", ratio), to_fraction("target", target)
+    if not 0 < ratio < 1:
+        raise ValueError(f"ratio must lie in (0, 1), got {ratio}")
+    if target <= 0:
+        raise ValueError(f"target must be > 0, got {target}")
+    if target >= 1:
+        return 0
+
+    def log(q: Fraction) -> float:  # no float underflow for tiny q
+        return math.log(q.numerator) - math.log(q.denominator)
+
+    n = max(0, math.ceil(log(target) / log(ratio)))
+    while n > 0 and ratio ** (n - 1) <= target:
+        n -= 1
+    while ratio**n > target:
+        n += 1
+    return n
+
+
+def optimal_accuracy(m: int, k: int, n: int) -> Fraction:
+    """Exact accuracy at ``x_0`` of the best learner given ``n`` samples (Lemma 3).
+
+    The memorising learner is right when ``x_0`` was seen (probability
+    ``1 - (1 - 1/m)^n``) and right with probability ``1/k`` otherwise, whatever it
+    guesses; no learner does better, because the label of an unseen ``x_0`` is uniform
+    and independent of the training set (Chapter 3).
+
+    Parameters
+    ----------
+    m : int
+        Number of inputs, ``m >= 2``.
+    k : int
+        Number of classes, ``k >= 2``.
+    n : int
+        Number of clean training samples, ``n >= 0``.
+
+    Returns
+    -------
+    Fraction
+        ``1 - (1 - 1/m)^n (1 - 1/k)``.
+    """
+    m = check_int("m", m, min_value=2)
+    k = check_int("k", k, min_value=2)
+    n = check_int("n", n, min_value=0)
+    return 1 - Fraction(m - 1, m) ** n * Fraction(k - 1, k)
+
+
+def lemma3_samples(m: int, k: int, tau: Any) -> float:
+    """Lemma 3's lower bound ``log((1 - tau) k / (k - 1)) / log(1 - 1/m)`` on ``n``.
+
+    Any learner that is right at ``x_0`` with probability at least ``tau`` needs at
+    least this many samples (Chapter 3). It is non-positive for ``tau <= 1/k``.
+
+    Parameters
+    ----------
+    m, k : int
+        Numbers of inputs (``>= 2``) and classes (``>= 2``).
+    tau : Fraction, str or float
+        Target accuracy in (0, 1).
+
+    Returns
+    -------
+    float
+    """
+    m = check_int("m", m, min_value=2)
+    k = check_int("k", k, min_value=2)
+    tau = check_tau(tau)
+    target = (1 - tau) * Fraction(k, k - 1)
+    log_target = math.log(target.numerator) - math.log(target.denominator)
+    return log_target / math.log1p(-1 / m)
+
+
+def min_samples(m: int, k: int, tau: Any) -> int:
+    """Exact smallest ``n`` with ``optimal_accuracy(m, k, n) >= tau`` (Lemma 3, tight).
+
+    This is the ceiling of :func:`lemma3_samples` (and 0 when ``tau <= 1/k``), computed
+    with exact rational arithmetic (Chapter 3).
+
+    Parameters
+    ----------
+    m, k : int
+        Numbers of inputs (``>= 2``) and classes (``>= 2``).
+    tau : Fraction, str or float
+        Target accuracy in (0, 1); ``"0.9"`` and ``0.9`` both mean exactly 9/10.
+
+    Returns
+    -------
+    int
+    """
+    m = check_int("m", m, min_value=2)
+    k = check_int("k", k, min_value=2)
+    tau = check_tau(tau)
+    return min_power_at_most(Fraction(m - 1, m), (1 - tau) * Fraction(k, k - 1))
+
+
+def _check_learner(learner: Any, allowed: tuple[str, ...]) -> str:
+    if learner not in allowed:
+        raise ValueError(f"learner must be one of {allowed}, got {learner!r}")
+    return learner
+
+
+def _mean_se(total: float, total_sq: float, trials: int) -> tuple[float, float]:
+    mean = total / trials
+    var = max(total_sq / trials - mean * mean, 0.0)
+    return float(mean), float(math.sqrt(var / trials))
+
+
+def _chunks(trials: int, width: int) -> list[int]:
+    size = max(1, _CHUNK_CELLS // max(width, 1))
+    return [min(size, trials - start) for start in range(0, trials, size)]
+
+
+def _row_counts(codes: np.ndarray, size: int) -> np.ndarray:
+    """Per-row histogram of non-negative integer codes (negative codes are ignored)."""
+    t = codes.shape[0]
+    valid = codes >= 0
+    flat = (codes + size * np.arange(t)[:, None])[valid]
+    return np.bincount(flat, minlength=t * size).reshape(t, size)
+
+
+def multiset_distance(before: np.ndarray, after: np.ndarray, size: int) -> np.ndarray:
+    """Row-wise symmetric difference ``|A ⊖ B|`` of multisets of integer codes.
+
+    Each row of ``before`` and ``after`` is one multiset of codes in ``range(size)``;
+    negative entries are padding (absent samples). This is the attack size of the paper
+    (Chapters 1-3): an insertion or a removal costs 1.
+
+    Parameters
+    ----------
+    before, after : numpy.ndarray
+        Integer arrays with the same number of rows.
+    size : int
+        Codes lie in ``range(size)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One non-negative integer per row.
+    """
+    size = check_int("size", size, min_value=1)
+    before, after = np.asarray(before), np.asarray(after)
+    if before.ndim != 2 or after.ndim != 2 or before.shape[0] != after.shape[0]:
+        raise ValueError(
+            "before and after must be 2-d arrays with the same number of rows, got "
+            f"shapes {before.shape} and {after.shape}"
+        )
+    if before.dtype.kind not in "iu" or after.dtype.kind not in "iu":
+        raise TypeError("before and after must have an integer dtype")
+    if before.size and before.max() >= size or after.size and after.max() >= size:
+        raise ValueError(f"codes must be < size = {size}")
+    diff = _row_counts(before, size) - _row_counts(after, size)
+    return np.abs(diff).sum(axis=1)
+
+
+def _draw(
+    rng: np.random.Generator, m: int, k: int, n: int, t: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draw ``t`` label tables and training sets (inputs ``X``, labels ``Y``)."""
+    table = rng.integers(0, k, size=(t, m))
+    X = rng.integers(0, m, size=(t, n))
+    return X, np.take_along_axis(table, X, axis=1), table
+
+
+def _predict(
+    X: np.ndarray, Y: np.ndarray, k: int, learner: str, rng: np.random.Generator
+) -> np.ndarray:
+    """Predictions at ``x_0`` (input 0); entries with ``X < 0`` are absent samples."""
+    t, n = X.shape
+    rows = np.arange(t)
+    hit = X == 0
+    seen = hit.any(axis=1)
+    memorised = Y[rows, hit.argmax(axis=1)] if n else np.zeros(t, dtype=np.int64)
+    if learner == "memorise":
+        fallback = rng.integers(0, k, size=t)
+    else:  # most frequent label among the samples present, ties to the smaller index
+        fallback = _row_counts(np.where(X >= 0, Y, -1), k).argmax(axis=1)
+    return np.where(seen, memorised, fallback)
+
+
+def simulate_learner(
+    m: int,
+    k: int,
+    n: int,
+    trials: int,
+    seed: int | np.random.Generator,
+    learner: str = "memorise",
+) -> tuple[float, float]:
+    """Monte Carlo accuracy at ``x_0`` of a learner on sampled tasks and training sets.
+
+    Each trial draws a label for each of the ``m`` inputs and ``n`` training samples,
+    trains ``learner`` and checks its prediction at ``x_0`` (Lemma 3, Chapter 3). Both
+    learners in :data:`LEARNERS` are optimal, so the estimate should match
+    :func:`optimal_accuracy`.
+
+    Parameters
+    ----------
+    m, k : int
+        Numbers of inputs (``>= 2``) and classes (``>= 2``).
+    n : int
+        Training samples per trial, ``>= 0``.
+    trials : int
+        Number of independent trials, ``>= 1``.
+    seed : int or numpy.random.Generator
+        Source of randomness.
+    learner : {"memorise", "frequent"}
+        Which learner to run.
+
+    Returns
+    -------
+    estimate, standard_error : float
+        Fraction of correct predictions and ``sqrt(p (1 - p) / trials)``.
+    """
+    m = check_int("m", m, min_value=2)
+    k = check_int("k", k, min_value=2)
+    n = check_int("n", n, min_value=0)
+    trials = check_int("trials", trials, min_value=1)
+    learner = _check_learner(learner, LEARNERS)
+    rng = check_seed("seed", seed)
+    correct = 0
+    for t in _chunks(trials, max(n, m, k)):
+        X, Y, table = _draw(rng, m, k, n, t)
+        correct += int((_predict(X, Y, k, learner, rng) == table[:, 0]).sum())
+    return _mean_se(correct, correct, trials)
+
+
+def removal_attack(
+    m: int,
+    k: int,
+    N: int,
+    trials: int,
+    seed: int | np.random.Generator,
+    preserve_size: bool = False,
+    learner: str = "memorise",
+) -> RemovalAttackResult:
+    """Lemma 4's attack, simulated: remove every copy of ``(x_0, y_0)``.
+
+    With ``preserve_size=False`` the attacked set is smaller (the paper's transform,
+    expected cost ``N/m``). With ``preserve_size=True`` each removed copy is replaced by
+    a fresh sample drawn uniformly from the other ``m - 1`` inputs with its true label,
+    so that ``T`` maps training sets of size ``N`` to size ``N`` (expected cost
+    ``2N/m``). Either way the label of ``x_0`` becomes independent of the training set,
+    so every learner is right with probability exactly ``1/k`` (Chapter 3). The attack
+    size is measured as the symmetric difference of the two multisets.
+
+    Parameters
+    ----------
+    m, k : int
+        Numbers of inputs (``>= 2``) and classes (``>= 2``).
+    N : int
+        Size of the clean training set, ``>= 0``.
+    trials : int
+        Number of independent trials, ``>= 1``.
+    seed : int or numpy.random.Generator
+        Source of randomness.
+    preserve_size : bool
+        Replace removed copies by fresh draws instead of dropping them.
+    learner : {"memorise", "frequent"}
+        The learner attacked.
+
+    Returns
+    -------
+    RemovalAttackResult
+        Clean and attacked accuracies, removed copies and attack size, with standard
+        errors.
+    """
+    m = check_int("m", m, min_value=2)
+    k = check_int("k", k, min_value=2)
+    N = check_int("N", N, min_value=0)
+    trials = check_int("trials", trials, min_value=1)
+    if not isinstance(preserve_size, bool):
+        kind = type(preserve_size).__name__
+        raise TypeError(f"preserve_size must be a bool, got {kind}")
+    learner = _check_learner(learner, LEARNERS)
+    rng = check_seed("seed", seed)
+    sums = np.zeros(8)  # sum and sum of squares of: clean, attacked, removed, size
+    for t in _chunks(trials, max(N, m, k)):
+        X, Y, table = _draw(rng, m, k, N, t)
+        y0 = table[:, 0]
+        copies = X == 0
+        if preserve_size:
+            X_att = np.where(copies, rng.integers(1, m, size=X.shape), X)
+            Y_att = np.take_along_axis(table, X_att, axis=1)
+        else:
+            X_att, Y_att = np.where(copies, -1, X), np.where(copies, -1, Y)
+        # every sample is (x, label(x)) before and after, so inputs identify samples
+        size = multiset_distance(X, X_att, m)
+        values = [
+            _predict(X, Y, k, learner, rng) == y0,
+            _predict(X_att, Y_att, k, learner, rng) == y0,
+            copies.sum(axis=1),
+            size,
+        ]
+        for i, v in enumerate(values):
+            v = v.astype(np.float64)
+            sums[2 * i] += v.sum()
+            sums[2 * i + 1] += (v * v).sum()
+    stats = [_mean_se(sums[2 * i], sums[2 * i + 1], trials) for i in range(4)]
+    return RemovalAttackResult(*(x for pair in stats for x in pair))
