@@ -48,9 +48,8 @@ nbval: $(STAMP)
 # Build the book from the committed outputs, without executing: broken cross-references,
 # citations or glue fail here.
 build-check: $(STAMP)
-	mkdir -p _build
-	sed 's/^\(\s*execute_notebooks:\).*/\1 "off"/' _config.yml > _build/_config_noexec.yml
-	$(BIN)/jupyter-book build --all -W --keep-going --config _build/_config_noexec.yml \
+	sed 's/^\(\s*execute_notebooks:\).*/\1 "off"/' _config.yml > .config-noexec.yml
+	$(BIN)/jupyter-book build --all -W --keep-going --config .config-noexec.yml \
 	  --path-output _build/check .
 
 notebooks: $(STAMP)
