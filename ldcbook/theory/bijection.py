@@ -26,13 +26,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ldcbook._checks import check_int, check_seed
-from ldcbook.theory.memorization import (
-    _chunks,
-    _mean_se,
-    check_tau,
-    min_power_at_most,
-    multiset_distance,
+from ldcbook.theory._common import (
+    check_learner,
+    first_reaching,
+    log_fraction,
+    monte_carlo,
+    seen_label,
 )
+from ldcbook.theory.memorization import check_tau, min_power_at_most, multiset_distance
 
 LEARNERS: tuple[str, ...] = ("optimal", "memorise")
 """Plausible learners :func:`simulate_learner` and :func:`swap_attack` can run.
@@ -180,9 +181,7 @@ def lemma1_samples(k: int, tau: Any) -> float:
     float
     """
     k, tau = _check_k(k), check_tau(tau)
-    target = 2 - 2 * tau
-    log_target = math.log(target.numerator) - math.log(target.denominator)
-    return log_target / math.log1p(-2 / k)
+    return log_fraction(2 - 2 * tau) / math.log1p(-2 / k)
 
 
 def paper_min_samples(k: int, tau: Any) -> int:
@@ -246,14 +245,8 @@ def min_samples(k: int, tau: Any) -> int:
     """
     k, tau = _check_k(k), check_tau(tau)
     lo = min_power_at_most(Fraction(k - 1, k), 1 - tau + Fraction(1, k))
-    hi = memorising_min_samples(k, tau)
-    while lo < hi:  # invariant: the answer lies in [lo, hi]
-        mid = (lo + hi) // 2
-        if optimal_accuracy(k, mid) >= tau:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    hi = memorising_min_samples(k, tau)  # the answer lies in [lo, hi]
+    return first_reaching(lambda n: optimal_accuracy(k, n) >= tau, lo - 1, hi)
 
 
 def prediction_distribution(
@@ -286,8 +279,7 @@ def prediction_distribution(
     dict
         Label -> probability, for the labels with positive probability.
     """
-    if learner not in LEARNERS:
-        raise ValueError(f"learner must be one of {LEARNERS}, got {learner!r}")
+    check_learner(learner, LEARNERS)
     labels = list(labels)
     if len(set(labels)) != len(labels) or len(labels) < 3:
         raise ValueError(f"labels must be at least 3 distinct labels, got {labels!r}")
@@ -320,16 +312,13 @@ def _predict(
     X: np.ndarray, Y: np.ndarray, k: int, learner: str, rng: np.random.Generator
 ) -> np.ndarray:
     """Predictions at ``x_0`` (input 0) of ``learner`` on training sets ``(X, Y)``."""
-    t, n = X.shape
-    rows = np.arange(t)
-    hit = X == 0
-    seen = hit.any(axis=1)
-    memorised = Y[rows, hit.argmax(axis=1)] if n else np.zeros(t, dtype=np.int64)
+    seen, memorised = seen_label(X, Y)
+    t = X.shape[0]
     if learner == "memorise":
         guess = rng.integers(0, k, size=t)
     else:  # a uniformly random label among those not seen
         unseen = np.ones((t, k), dtype=bool)
-        unseen[rows[:, None], Y] = False
+        unseen[np.arange(t)[:, None], Y] = False
         pick = np.floor(rng.random(t) * unseen.sum(axis=1))
         guess = (np.cumsum(unseen, axis=1) > pick[:, None]).argmax(axis=1)
     return np.where(seen, memorised, guess)
@@ -341,9 +330,7 @@ def _check_common(
     k = _check_k(k)
     size = check_int(size_name, size, min_value=0)
     trials = check_int("trials", trials, min_value=1)
-    if learner not in LEARNERS:
-        raise ValueError(f"learner must be one of {LEARNERS}, got {learner!r}")
-    return k, size, trials, learner
+    return k, size, trials, check_learner(learner, LEARNERS)
 
 
 def simulate_learner(
@@ -380,11 +367,13 @@ def simulate_learner(
     """
     k, n, trials, learner = _check_common(k, "n", n, trials, learner)
     rng = check_seed("seed", seed)
-    correct = 0
-    for t in _chunks(trials, max(n, k)):
+
+    def correct(t: int) -> list[np.ndarray]:
         X, Y, f = _draw(rng, k, n, t)
-        correct += int((_predict(X, Y, k, learner, rng) == f[:, 0]).sum())
-    return _mean_se(correct, correct, trials)
+        return [_predict(X, Y, k, learner, rng) == f[:, 0]]
+
+    estimate, standard_error = monte_carlo(trials, max(n, k), correct)
+    return estimate, standard_error
 
 
 def swap_attack(
@@ -424,22 +413,17 @@ def swap_attack(
     """
     k, N, trials, learner = _check_common(k, "N", N, trials, learner)
     rng = check_seed("seed", seed)
-    sums = np.zeros(8)  # sum and sum of squares of: clean, attacked, relabelled, size
-    for t in _chunks(trials, max(N, k * k)):
+
+    def attack(t: int) -> list[np.ndarray]:  # clean, attacked, relabelled, size
         X, Y, f = _draw(rng, k, N, t)
-        rows = np.arange(t)
         y0 = f[:, :1]
-        y1 = f[rows, rng.integers(1, k, size=t)][:, None]
+        y1 = f[np.arange(t), rng.integers(1, k, size=t)][:, None]
         Y_att = np.where(Y == y0, y1, np.where(Y == y1, y0, Y))
-        values = [
+        return [
             _predict(X, Y, k, learner, rng) == y0[:, 0],
             _predict(X, Y_att, k, learner, rng) == y0[:, 0],
             (Y_att != Y).sum(axis=1),
             multiset_distance(X * k + Y, X * k + Y_att, k * k),
         ]
-        for i, v in enumerate(values):
-            v = v.astype(np.float64)
-            sums[2 * i] += v.sum()
-            sums[2 * i + 1] += (v * v).sum()
-    stats = [_mean_se(sums[2 * i], sums[2 * i + 1], trials) for i in range(4)]
-    return SwapAttackResult(*(x for pair in stats for x in pair))
+
+    return SwapAttackResult(*monte_carlo(trials, max(N, k * k), attack))

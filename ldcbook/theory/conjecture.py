@@ -15,6 +15,7 @@ import numpy as np
 from scipy import stats
 
 from ldcbook._checks import check_int, check_seed
+from ldcbook.theory._common import binomial_se
 
 
 def _check_draw(N: int, n: int, poisons: int) -> tuple[int, int, int]:
@@ -25,7 +26,7 @@ def _check_draw(N: int, n: int, poisons: int) -> tuple[int, int, int]:
 
 
 def hit_probability(N: int, n: int, poisons: int) -> float:
-    """Exact probability that ``n`` of ``N`` samples, drawn without replacement, include a poison.
+    """Probability that ``n`` of ``N`` samples drawn without replacement hold a poison.
 
     This is ``1 - C(N - poisons, n) / C(N, n)``, the complement of the hypergeometric
     probability of drawing no poison (Chapter 1, the intuition of the conjecture).
@@ -78,11 +79,14 @@ def simulate_hits(
     )
     hits = drawn > 0
     estimate = float(hits.mean())
-    return estimate, float(np.sqrt(estimate * (1 - estimate) / trials))
+    return estimate, float(binomial_se(estimate, trials))
 
 
 def limit_hit_probability() -> float:
-    """The limit ``1 - 1/e`` of :func:`hit_probability` with ``poisons = N / n``, ``N, n -> inf``."""
+    """The limit ``1 - 1/e`` of :func:`hit_probability`.
+
+    It is reached with ``poisons = N / n`` as ``N, n -> inf`` (Chapter 1).
+    """
     return float(1 - np.exp(-1))
 
 
@@ -105,6 +109,7 @@ def attack_size(clean: Iterable[Hashable], poisoned: Iterable[Hashable]) -> int:
     """
     for name, value in (("clean", clean), ("poisoned", poisoned)):
         if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-            raise TypeError(f"{name} must be an iterable of samples, got {type(value).__name__}")
+            kind = type(value).__name__
+            raise TypeError(f"{name} must be an iterable of samples, got {kind}")
     a, b = Counter(clean), Counter(poisoned)
     return sum(((a - b) + (b - a)).values())

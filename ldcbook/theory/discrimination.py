@@ -19,6 +19,7 @@ import numpy as np
 from scipy import special, stats
 
 from ldcbook._checks import check_array, check_int, check_real, check_seed
+from ldcbook.theory._common import check_target, first_reaching
 
 Seed = int | np.random.Generator
 
@@ -419,7 +420,7 @@ def coupling_transform(
 # Theorem 1: products of Bernoullis
 # --------------------------------------------------------------------------------------
 def _binom_pmf(j: np.ndarray, n: np.ndarray, p: float) -> np.ndarray:
-    """``b(j; n, p)`` in log space (0 for ``j > n``), robust for tiny or extreme ``p``."""
+    """``b(j; n, p)`` via log space (0 for ``j > n``), robust for extreme ``p``."""
     j, n = np.broadcast_arrays(j, n)
     valid = j <= n
     jj, nn = np.where(valid, j, 0), np.where(valid, n, 0)
@@ -593,21 +594,17 @@ def samples_to_distinguish(p: float, q: float, advantage: float) -> int:
     q = _check_probability("q", q)
     if p == q:
         raise ValueError("q must differ from p (identical laws cannot be told apart)")
-    advantage = check_real("advantage", advantage, low=0.0, high=1.0, low_open=True,
-                           high_open=True)
+    advantage = check_target("advantage", advantage)
+
+    def reaches(n: int) -> bool:
+        return bernoulli_product_tv(p, q, n) >= advantage
+
     hi = 1
-    while bernoulli_product_tv(p, q, hi) < advantage:
+    while not reaches(hi):
         hi *= 2
         if hi > 2**24:
             raise ValueError(f"advantage {advantage} needs more than 2**24 samples")
-    lo = hi // 2  # tv(lo) < advantage, or lo == 0
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if bernoulli_product_tv(p, q, mid) >= advantage:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return first_reaching(reaches, hi // 2, hi)  # tv(hi // 2) < advantage, or 0
 
 
 # --------------------------------------------------------------------------------------

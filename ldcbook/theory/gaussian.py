@@ -24,6 +24,7 @@ import numpy as np
 from scipy import integrate, special, stats
 
 from ldcbook._checks import check_array, check_int, check_real, check_seed
+from ldcbook.theory._common import binomial_se, check_target, first_reaching
 from ldcbook.theory.discrimination import couple_gaussian
 
 Seed = int | np.random.Generator
@@ -87,15 +88,19 @@ def _check_centres(mu: Any) -> np.ndarray:
     return mu
 
 
+def _check_centre_pair(mu: Any, mu_prime: Any) -> tuple[np.ndarray, np.ndarray]:
+    mu = _check_centres(mu)
+    mu_prime = check_array("mu_prime", mu_prime, ndim=2, kind="f").astype(float)
+    if mu_prime.shape != mu.shape:
+        raise ValueError(f"mu_prime must have shape {mu.shape}, got {mu_prime.shape}")
+    return mu, mu_prime
+
+
 def _check_point(name: str, value: Any, d: int) -> np.ndarray:
     arr = check_array(name, value, kind="f").astype(float)
     if arr.ndim == 0 or arr.shape[-1] != d:
         raise ValueError(f"{name} must have shape (..., {d}), got {arr.shape}")
     return arr
-
-
-def _check_tau(tau: Any, k: int) -> float:
-    return check_real("tau", tau, low=1.0 / k, high=1.0, low_open=True, high_open=True)
 
 
 def _check_training_set(X: Any, y: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -257,8 +262,7 @@ def gaussian_samples_to_distinguish(s: float, advantage: float) -> int:
     int
     """
     s = check_real("s", s, low=0.0, low_open=True)
-    advantage = check_real("advantage", advantage, low=0.0, high=1.0, low_open=True,
-                           high_open=True)
+    advantage = check_target("advantage", advantage)
     n = int(np.ceil((2.0 * special.ndtri((1.0 + advantage) / 2.0) / s) ** 2))
     # guard against rounding at the boundary
     while n > 1 and tv_distance(s * np.sqrt(n - 1)) >= advantage:
@@ -399,10 +403,7 @@ def mixture_tv(mu: np.ndarray, mu_prime: np.ndarray) -> float:
     -------
     float
     """
-    mu = _check_centres(mu)
-    mu_prime = check_array("mu_prime", mu_prime, ndim=2, kind="f").astype(float)
-    if mu_prime.shape != mu.shape:
-        raise ValueError(f"mu_prime must have shape {mu.shape}, got {mu_prime.shape}")
+    mu, mu_prime = _check_centre_pair(mu, mu_prime)
     shift = np.linalg.norm(mu_prime - mu, axis=1)
     return float(tv_distance(shift).mean())
 
@@ -432,7 +433,7 @@ def clean_lower_bound(
     float or numpy.ndarray
     """
     k = check_int("k", k, min_value=2)
-    tau = _check_tau(tau, k)
+    tau = check_target("tau", tau, low=1.0 / k)
     arr, scalar = _check_distance("s", s)
     delta = tv_distance(arr)
     with np.errstate(divide="ignore"):
@@ -496,7 +497,7 @@ def sharp_lower_bound(
     float or numpy.ndarray
     """
     k = check_int("k", k, min_value=2)
-    tau = check_real("tau", tau, low=0.5, high=1.0, low_open=True, high_open=True)
+    tau = check_target("tau", tau, low=0.5)
     arr, scalar = _check_distance("s", s)
     if arr.size and arr.min() <= 0:
         raise ValueError("s must be positive")
@@ -729,7 +730,7 @@ def label_probabilities(
     X, y = sample_mixture(mu, n, seed, reps=reps)
     pred = fit_predict(learner, X, y, mu.shape[0], x0)
     probs = np.bincount(pred, minlength=mu.shape[0]) / reps
-    return probs, np.sqrt(probs * (1 - probs) / reps)
+    return probs, binomial_se(probs, reps)
 
 
 def lemma7_attack(
@@ -760,10 +761,7 @@ def lemma7_attack(
         ``|T(D) ⊖ D|`` per training set: twice the replaced samples (replaced points
         never coincide with clean ones, with probability one).
     """
-    mu = _check_centres(mu)
-    mu_prime = check_array("mu_prime", mu_prime, ndim=2, kind="f").astype(float)
-    if mu_prime.shape != mu.shape:
-        raise ValueError(f"mu_prime must have shape {mu.shape}, got {mu_prime.shape}")
+    mu, mu_prime = _check_centre_pair(mu, mu_prime)
     X, y = _check_training_set(X, y, mu.shape[0])
     if X.shape[-1] != mu.shape[1]:
         raise ValueError(f"X must have {mu.shape[1]} columns, got {X.shape[-1]}")
@@ -839,7 +837,7 @@ def median_accuracy_1d(
     m2 = _sample_medians(counts[:, 1], d1 + s, rng)
     right = (counts[:, 0] > 0) & ((counts[:, 1] == 0) | (np.abs(m1) <= np.abs(m2)))
     acc = float(right.mean())
-    return acc, float(np.sqrt(acc * (1 - acc) / reps))
+    return acc, float(binomial_se(acc, reps))
 
 
 def median_sample_complexity_asymptotic(k: int, s: float, tau: float) -> float:
@@ -864,7 +862,7 @@ def median_sample_complexity_asymptotic(k: int, s: float, tau: float) -> float:
     """
     k = check_int("k", k, min_value=2)
     s = check_real("s", s, low=0.0, low_open=True)
-    tau = check_real("tau", tau, low=0.5, high=1.0, low_open=True, high_open=True)
+    tau = check_target("tau", tau, low=0.5)
     return float(k * np.pi * (special.ndtri(tau) / s) ** 2)
 
 
@@ -897,7 +895,7 @@ def median_sample_complexity(
     """
     k = check_int("k", k, min_value=2)
     s = check_real("s", s, low=0.0, low_open=True)
-    tau = _check_tau(tau, k)
+    tau = check_target("tau", tau, low=1.0 / k)
     reps = check_int("reps", reps, min_value=2)
     rng = check_seed("seed", seed)
 
@@ -912,13 +910,7 @@ def median_sample_complexity(
     lo = hi // 2
     while lo > 1 and reaches(lo):
         hi, lo = lo, lo // 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if reaches(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return first_reaching(reaches, lo, hi)
 
 
 def _median_range(values: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ldcbook._checks import check_int, check_seed, to_fraction
+from ldcbook.theory._common import check_learner, log_fraction, monte_carlo, seen_label
 
 LEARNERS: tuple[str, ...] = ("memorise", "frequent")
 """Learners :func:`simulate_learner` and :func:`removal_attack` can run.
@@ -34,8 +35,6 @@ LEARNERS: tuple[str, ...] = ("memorise", "frequent")
     the label of ``x_0`` if seen, else the most frequent label in the training set
     (ties to the smaller class index); also optimal, and deterministic.
 """
-
-_CHUNK_CELLS = 1 << 21  # trials per batch times the widest per-trial array
 
 
 class RemovalAttackResult(NamedTuple):
@@ -112,16 +111,16 @@ def min_power_at_most(ratio: Fraction, target: Fraction) -> int:
         raise ValueError(f"target must be > 0, got {target}")
     if target >= 1:
         return 0
-
-    def log(q: Fraction) -> float:  # no float underflow for tiny q
-        return math.log(q.numerator) - math.log(q.denominator)
-
-    n = max(0, math.ceil(log(target) / log(ratio)))
+    n = max(0, math.ceil(log_fraction(target) / log_fraction(ratio)))
     while n > 0 and ratio ** (n - 1) <= target:
         n -= 1
     while ratio**n > target:
         n += 1
     return n
+
+
+def _check_mk(m: Any, k: Any) -> tuple[int, int]:
+    return check_int("m", m, min_value=2), check_int("k", k, min_value=2)
 
 
 def optimal_accuracy(m: int, k: int, n: int) -> Fraction:
@@ -146,8 +145,7 @@ def optimal_accuracy(m: int, k: int, n: int) -> Fraction:
     Fraction
         ``1 - (1 - 1/m)^n (1 - 1/k)``.
     """
-    m = check_int("m", m, min_value=2)
-    k = check_int("k", k, min_value=2)
+    m, k = _check_mk(m, k)
     n = check_int("n", n, min_value=0)
     return 1 - Fraction(m - 1, m) ** n * Fraction(k - 1, k)
 
@@ -169,12 +167,9 @@ def lemma3_samples(m: int, k: int, tau: Any) -> float:
     -------
     float
     """
-    m = check_int("m", m, min_value=2)
-    k = check_int("k", k, min_value=2)
-    tau = check_tau(tau)
-    target = (1 - tau) * Fraction(k, k - 1)
-    log_target = math.log(target.numerator) - math.log(target.denominator)
-    return log_target / math.log1p(-1 / m)
+    m, k = _check_mk(m, k)
+    target = (1 - check_tau(tau)) * Fraction(k, k - 1)
+    return log_fraction(target) / math.log1p(-1 / m)
 
 
 def min_samples(m: int, k: int, tau: Any) -> int:
@@ -194,27 +189,9 @@ def min_samples(m: int, k: int, tau: Any) -> int:
     -------
     int
     """
-    m = check_int("m", m, min_value=2)
-    k = check_int("k", k, min_value=2)
-    tau = check_tau(tau)
-    return min_power_at_most(Fraction(m - 1, m), (1 - tau) * Fraction(k, k - 1))
-
-
-def _check_learner(learner: Any, allowed: tuple[str, ...]) -> str:
-    if learner not in allowed:
-        raise ValueError(f"learner must be one of {allowed}, got {learner!r}")
-    return learner
-
-
-def _mean_se(total: float, total_sq: float, trials: int) -> tuple[float, float]:
-    mean = total / trials
-    var = max(total_sq / trials - mean * mean, 0.0)
-    return float(mean), float(math.sqrt(var / trials))
-
-
-def _chunks(trials: int, width: int) -> list[int]:
-    size = max(1, _CHUNK_CELLS // max(width, 1))
-    return [min(size, trials - start) for start in range(0, trials, size)]
+    m, k = _check_mk(m, k)
+    target = (1 - check_tau(tau)) * Fraction(k, k - 1)
+    return min_power_at_most(Fraction(m - 1, m), target)
 
 
 def _row_counts(codes: np.ndarray, size: int) -> np.ndarray:
@@ -272,13 +249,9 @@ def _predict(
     X: np.ndarray, Y: np.ndarray, k: int, learner: str, rng: np.random.Generator
 ) -> np.ndarray:
     """Predictions at ``x_0`` (input 0); entries with ``X < 0`` are absent samples."""
-    t, n = X.shape
-    rows = np.arange(t)
-    hit = X == 0
-    seen = hit.any(axis=1)
-    memorised = Y[rows, hit.argmax(axis=1)] if n else np.zeros(t, dtype=np.int64)
+    seen, memorised = seen_label(X, Y)
     if learner == "memorise":
-        fallback = rng.integers(0, k, size=t)
+        fallback = rng.integers(0, k, size=X.shape[0])
     else:  # most frequent label among the samples present, ties to the smaller index
         fallback = _row_counts(np.where(X >= 0, Y, -1), k).argmax(axis=1)
     return np.where(seen, memorised, fallback)
@@ -317,17 +290,18 @@ def simulate_learner(
     estimate, standard_error : float
         Fraction of correct predictions and ``sqrt(p (1 - p) / trials)``.
     """
-    m = check_int("m", m, min_value=2)
-    k = check_int("k", k, min_value=2)
+    m, k = _check_mk(m, k)
     n = check_int("n", n, min_value=0)
     trials = check_int("trials", trials, min_value=1)
-    learner = _check_learner(learner, LEARNERS)
+    learner = check_learner(learner, LEARNERS)
     rng = check_seed("seed", seed)
-    correct = 0
-    for t in _chunks(trials, max(n, m, k)):
+
+    def correct(t: int) -> list[np.ndarray]:
         X, Y, table = _draw(rng, m, k, n, t)
-        correct += int((_predict(X, Y, k, learner, rng) == table[:, 0]).sum())
-    return _mean_se(correct, correct, trials)
+        return [_predict(X, Y, k, learner, rng) == table[:, 0]]
+
+    estimate, standard_error = monte_carlo(trials, max(n, m, k), correct)
+    return estimate, standard_error
 
 
 def removal_attack(
@@ -370,17 +344,16 @@ def removal_attack(
         Clean and attacked accuracies, removed copies and attack size, with standard
         errors.
     """
-    m = check_int("m", m, min_value=2)
-    k = check_int("k", k, min_value=2)
+    m, k = _check_mk(m, k)
     N = check_int("N", N, min_value=0)
     trials = check_int("trials", trials, min_value=1)
     if not isinstance(preserve_size, bool):
         kind = type(preserve_size).__name__
         raise TypeError(f"preserve_size must be a bool, got {kind}")
-    learner = _check_learner(learner, LEARNERS)
+    learner = check_learner(learner, LEARNERS)
     rng = check_seed("seed", seed)
-    sums = np.zeros(8)  # sum and sum of squares of: clean, attacked, removed, size
-    for t in _chunks(trials, max(N, m, k)):
+
+    def attack(t: int) -> list[np.ndarray]:  # clean, attacked, removed, size
         X, Y, table = _draw(rng, m, k, N, t)
         y0 = table[:, 0]
         copies = X == 0
@@ -391,15 +364,11 @@ def removal_attack(
             X_att, Y_att = np.where(copies, -1, X), np.where(copies, -1, Y)
         # every sample is (x, label(x)) before and after, so inputs identify samples
         size = multiset_distance(X, X_att, m)
-        values = [
+        return [
             _predict(X, Y, k, learner, rng) == y0,
             _predict(X_att, Y_att, k, learner, rng) == y0,
             copies.sum(axis=1),
             size,
         ]
-        for i, v in enumerate(values):
-            v = v.astype(np.float64)
-            sums[2 * i] += v.sum()
-            sums[2 * i + 1] += (v * v).sum()
-    stats = [_mean_se(sums[2 * i], sums[2 * i + 1], trials) for i in range(4)]
-    return RemovalAttackResult(*(x for pair in stats for x in pair))
+
+    return RemovalAttackResult(*monte_carlo(trials, max(N, m, k), attack))
