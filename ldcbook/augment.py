@@ -1,0 +1,392 @@
+"""Data augmentation with an explicit random stream per base model.
+
+The paper's base learners train with random crops and flips (the baseline) or with
+AutoAugment (the LDC augmented learners; ``ALGORITHMS.md``, "Base learners and
+schedules used by the paper"). When k models are trained together, a shared random
+stream would make one model's augmentations depend on how many samples the other
+models drew, and a certificate computed from the ensemble would no longer be a proof.
+Here every random choice is drawn from a :class:`torch.Generator` that belongs to one
+model, in two steps:
+
+1. :func:`draw` takes the random parameters of n samples from the model's generator
+   (crop offsets, flip bits, one AutoAugment seed per sample), always in the same
+   order;
+2. :func:`apply` (or :class:`CropSource`, which crops the same images over and over
+   without copying them) turns images and parameters into augmented images, with no
+   randomness of its own.
+
+:func:`augment` does both. The split lets the batched trainer draw every model's
+parameters from its own generator and then apply them to all models' batches at once.
+
+AutoAugment uses torchvision's :class:`~torchvision.transforms.v2.AutoAugment` with its
+``CIFAR10``, ``IMAGENET`` and ``SVHN`` policies. Torchvision draws the policy, the
+probabilities and the signs from torch's *global* generator, so each sample is
+augmented inside :func:`torch.random.fork_rng` after seeding the global CPU generator
+with that sample's own seed (drawn from the model's generator). Seeding per sample,
+rather than per batch, makes a sample's augmentation independent of how samples are
+grouped into batches, and the global generator is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ldcbook._checks import check_int
+
+AUGMENTATIONS: tuple[str, ...] = (
+    "none",
+    "crop",
+    "flip",
+    "cropflip",
+    "autoaugment-cifar10",
+    "autoaugment-imagenet",
+    "autoaugment-svhn",
+)
+"""The augmentation names accepted throughout the engine."""
+
+_POLICIES = {
+    "autoaugment-cifar10": "CIFAR10",
+    "autoaugment-imagenet": "IMAGENET",
+    "autoaugment-svhn": "SVHN",
+}
+
+SEED_BOUND = 2**62
+"""Per-sample AutoAugment seeds are drawn uniformly from ``range(SEED_BOUND)``."""
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    """The random choices for n samples (``None`` where the augmentation has none).
+
+    Attributes
+    ----------
+    offsets : torch.Tensor or None
+        ``int64 (n, 2)``: top and left corner of each crop in the zero-padded image,
+        in ``range(2*padding + 1)``.
+    flips : torch.Tensor or None
+        ``bool (n,)``: mirror the image left-right.
+    seeds : torch.Tensor or None
+        ``int64 (n,)``: the seed of each sample's AutoAugment draw.
+    """
+
+    offsets: torch.Tensor | None = None
+    flips: torch.Tensor | None = None
+    seeds: torch.Tensor | None = None
+
+
+def check_kind(kind: Any) -> str:
+    """Return ``kind`` after checking it is one of :data:`AUGMENTATIONS`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``kind`` is not a str or not a known augmentation.
+    """
+    if not isinstance(kind, str):
+        raise TypeError(f"augment must be a str, got {type(kind).__name__}")
+    if kind not in AUGMENTATIONS:
+        raise ValueError(
+            f"augment must be one of {', '.join(map(repr, AUGMENTATIONS))}, "
+            f"got {kind!r}"
+        )
+    return kind
+
+
+def crop_padding(image_size: int) -> int:
+    """The zero padding of the random crop for square images of side ``image_size``.
+
+    4 pixels for 32x32 and larger images (the CIFAR-10 and GTSRB baselines of the
+    paper), 2 for MNIST-sized images (16 to 31 pixels), 1 for smaller ones (digits).
+
+    Parameters
+    ----------
+    image_size : int
+
+    Returns
+    -------
+    int
+    """
+    image_size = check_int("image_size", image_size, min_value=1)
+    if image_size >= 32:
+        return 4
+    if image_size >= 16:
+        return 2
+    return 1
+
+
+def draw(n: int, kind: str, padding: int, generator: torch.Generator) -> AugmentParams:
+    """Draw the random choices of ``n`` samples from one model's generator.
+
+    Serves :mod:`ldcbook.ensemble` (issue 6, part 3). The draws happen in a fixed
+    order (crop offsets, then flips, then AutoAugment seeds), each only when ``kind``
+    needs it, so that the same generator state always gives the same parameters.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples, ``>= 0``.
+    kind : str
+        One of :data:`AUGMENTATIONS`.
+    padding : int
+        Zero padding of the random crop (ignored unless ``kind`` crops).
+    generator : torch.Generator
+        A CPU generator that belongs to one model.
+
+    Returns
+    -------
+    AugmentParams
+    """
+    n = check_int("n", n, min_value=0)
+    kind = check_kind(kind)
+    padding = check_int("padding", padding, min_value=0)
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator)}")
+    offsets = flips = seeds = None
+    if kind in ("crop", "cropflip"):
+        offsets = torch.randint(0, 2 * padding + 1, (n, 2), generator=generator)
+    if kind in ("flip", "cropflip"):
+        flips = torch.randint(0, 2, (n,), generator=generator).bool()
+    if kind in _POLICIES:
+        seeds = torch.randint(0, SEED_BOUND, (n,), generator=generator)
+    return AugmentParams(offsets, flips, seeds)
+
+
+def pad(x: torch.Tensor, padding: int) -> torch.Tensor:
+    """Zero-pad both spatial axes of ``(N, C, H, W)`` images by ``padding`` pixels.
+
+    The padding of the paper's random-crop baseline (``torchvision`` ``RandomCrop``
+    with ``padding``, constant fill 0).
+    """
+    if not isinstance(x, torch.Tensor) or x.ndim != 4:
+        raise TypeError("x must be a tensor of shape (N, C, H, W)")
+    padding = check_int("padding", padding, min_value=0)
+    if padding == 0:
+        return x
+    return F.pad(x, (padding, padding, padding, padding))
+
+
+class CropSource:
+    """A set of images, ready to be cropped and flipped many times by indexing a view.
+
+    The random crop and flip of the paper's baseline augmentation (``ALGORITHMS.md``,
+    "Base learners"), as used by :mod:`ldcbook.ensemble` at every step.
+
+    Holds the zero-padded images (and, if ``flip``, their mirror images) and a strided
+    view of shape ``(N', C, 2p+1, 2p+1, H, W)`` whose entry ``[n, :, i, j]`` is the crop
+    of image ``n`` at offset ``(i, j)``; a batch of crops is one advanced-indexing
+    copy. Cropping a mirrored image at column offset ``2p - j`` gives the mirror of
+    the crop at ``j``, so flips are crops of the mirrored copy.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        ``(N, C, H, W)`` images of any dtype.
+    padding : int
+        Zero padding ``p`` on every side.
+    flip : bool
+        Keep mirrored copies too (doubles the memory).
+    prepadded : bool
+        ``x`` is already padded, ``(N, C, H + 2p, W + 2p)`` (for example padded with
+        zeros and then normalised, so that the border holds the normalised zero).
+    """
+
+    def __init__(
+        self, x: torch.Tensor, padding: int, flip: bool, prepadded: bool = False
+    ) -> None:
+        if not isinstance(x, torch.Tensor) or x.ndim != 4:
+            raise TypeError("x must be a tensor of shape (N, C, H, W)")
+        self.padding = check_int("padding", padding, min_value=0)
+        self.n = x.shape[0]
+        p2 = 2 * self.padding if prepadded else 0
+        self.size = (x.shape[2] - p2, x.shape[3] - p2)
+        if min(self.size) < 1:
+            raise ValueError(
+                f"x of shape {tuple(x.shape)} is too small for padding {padding}"
+            )
+        xp = x if prepadded else pad(x, self.padding)
+        self.source = torch.cat([xp, xp.flip(-1)]) if flip else xp.contiguous()
+        self.flip = bool(flip)
+        self.view = self.source.unfold(2, self.size[0], 1).unfold(3, self.size[1], 1)
+
+    def take(
+        self,
+        rows: torch.Tensor,
+        offsets: torch.Tensor | None = None,
+        flips: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Crop images ``rows`` at ``offsets`` and mirror those with ``flips``.
+
+        ``out[m, c, i, j] = padded[rows[m], c, offsets[m, 0] + i, offsets[m, 1] + j]``,
+        with ``j`` replaced by ``W - 1 - j`` where ``flips[m]``.
+
+        Parameters
+        ----------
+        rows : torch.Tensor
+            int64 ``(M,)`` image indices.
+        offsets : torch.Tensor, optional
+            int64 ``(M, 2)`` in ``range(2p + 1)``; default the centre (no shift).
+        flips : torch.Tensor, optional
+            bool ``(M,)``; needs ``flip=True`` at construction.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(M, C, H, W)``.
+        """
+        device = self.source.device
+        rows = rows.to(device)
+        if offsets is None:
+            oy = ox = torch.full_like(rows, self.padding)
+        else:
+            offsets = offsets.to(device)
+            oy, ox = offsets[:, 0], offsets[:, 1]
+        if flips is not None:
+            if not self.flip:
+                raise ValueError("this CropSource was built without flip=True")
+            flips = flips.to(device)
+            rows = rows + self.n * flips.long()
+            ox = torch.where(flips, 2 * self.padding - ox, ox)
+        return self.view[rows, :, oy, ox]
+
+    def to(self, device: torch.device | str) -> CropSource:
+        """Move the images to ``device`` (in place); return ``self``."""
+        self.source = self.source.to(device)
+        self.view = self.source.unfold(2, self.size[0], 1).unfold(3, self.size[1], 1)
+        return self
+
+
+@lru_cache(maxsize=None)
+def _auto_augment_transform(kind: str) -> Any:
+    from torchvision.transforms import v2
+
+    return v2.AutoAugment(getattr(v2.AutoAugmentPolicy, _POLICIES[kind]))
+
+
+def auto_augment(x: torch.Tensor, kind: str, seeds: torch.Tensor) -> torch.Tensor:
+    """Torchvision's AutoAugment on each image, with the image's own seed.
+
+    The augmentation of the LDC paper's augmented base learners ("aug0" = CIFAR10
+    policy, "aug1" = IMAGENET policy, SVHN policy on GTSRB; ``ALGORITHMS.md``).
+
+    Each image gets an independent draw of the policy (a sub-policy, whether each of
+    its two operations applies, and the signs) from torch's global CPU generator seeded
+    with ``seeds[n]``, inside :func:`torch.random.fork_rng`; the global generator's
+    state is restored afterwards. Equal seeds give equal results whatever the batch.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        ``uint8 (N, C, H, W)`` images with C in {1, 3}.
+    kind : {"autoaugment-cifar10", "autoaugment-imagenet", "autoaugment-svhn"}
+        The policy.
+    seeds : torch.Tensor
+        ``int64 (N,)`` seeds, e.g. from :func:`draw`.
+
+    Returns
+    -------
+    torch.Tensor
+        ``uint8 (N, C, H, W)`` on the device of ``x``.
+    """
+    if kind not in _POLICIES:
+        names = ", ".join(map(repr, _POLICIES))
+        raise ValueError(f"kind must be one of {names}, got {kind!r}")
+    if not isinstance(x, torch.Tensor) or x.dtype != torch.uint8 or x.ndim != 4:
+        raise TypeError("x must be a uint8 tensor of shape (N, C, H, W)")
+    if not isinstance(seeds, torch.Tensor) or seeds.shape != (x.shape[0],):
+        raise ValueError(f"seeds must be a tensor of shape ({x.shape[0]},)")
+    transform = _auto_augment_transform(kind)
+    device = x.device
+    x_cpu = x.cpu()
+    out = torch.empty_like(x_cpu)
+    seed_list = seeds.tolist()
+    with torch.random.fork_rng(devices=[]):
+        for n, seed in enumerate(seed_list):
+            torch.default_generator.manual_seed(int(seed))
+            out[n] = transform(x_cpu[n])
+    return out.to(device)
+
+
+def apply(
+    x: torch.Tensor, kind: str, params: AugmentParams, padding: int = 0
+) -> torch.Tensor:
+    """Augment images with given random choices (no randomness of its own).
+
+    The deterministic half of :func:`augment` (issue 6, part 3).
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        ``(N, C, H, W)`` images: ``uint8`` for AutoAugment, any dtype for crop/flip.
+    kind : str
+        One of :data:`AUGMENTATIONS`.
+    params : AugmentParams
+        From :func:`draw` with the same ``kind`` and ``N``.
+    padding : int
+        Zero padding of the crop (the ``padding`` given to :func:`draw`).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, C, H, W)`` augmented images.
+    """
+    kind = check_kind(kind)
+    if not isinstance(params, AugmentParams):
+        raise TypeError(f"params must be an AugmentParams, got {type(params).__name__}")
+    padding = check_int("padding", padding, min_value=0)
+    if not isinstance(x, torch.Tensor) or x.ndim != 4:
+        raise TypeError("x must be a tensor of shape (N, C, H, W)")
+    if kind == "none":
+        return x
+    if kind in _POLICIES:
+        if params.seeds is None:
+            raise ValueError(f"params.seeds is needed for augment={kind!r}")
+        return auto_augment(x, kind, params.seeds)
+    if kind != "flip" and params.offsets is None:
+        raise ValueError(f"params.offsets is needed for augment={kind!r}")
+    if kind != "crop" and params.flips is None:
+        raise ValueError(f"params.flips is needed for augment={kind!r}")
+    source = CropSource(x, padding if kind != "flip" else 0, flip=kind != "crop")
+    rows = torch.arange(x.shape[0], device=x.device)
+    return source.take(
+        rows,
+        params.offsets if kind != "flip" else None,
+        params.flips if kind != "crop" else None,
+    )
+
+
+def augment(
+    x: torch.Tensor, kind: str, generator: torch.Generator, padding: int | None = None
+) -> torch.Tensor:
+    """Augment a batch, each sample independently, from one model's generator.
+
+    Serves the experiment chapters and :mod:`ldcbook.ensemble` (issue 6, part 3):
+    random crop with zero padding, horizontal flip, or torchvision's AutoAugment
+    (policies CIFAR10, IMAGENET, SVHN). Equivalent to
+    ``apply(x, kind, draw(len(x), kind, padding, generator), padding)``.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        ``(N, C, H, W)`` images (``uint8`` for AutoAugment).
+    kind : str
+        One of :data:`AUGMENTATIONS`.
+    generator : torch.Generator
+        The model's own generator.
+    padding : int, optional
+        Crop padding; default :func:`crop_padding` of the image height.
+
+    Returns
+    -------
+    torch.Tensor
+    """
+    if not isinstance(x, torch.Tensor) or x.ndim != 4:
+        raise TypeError("x must be a tensor of shape (N, C, H, W)")
+    if padding is None:
+        padding = crop_padding(x.shape[2])
+    params = draw(x.shape[0], kind, padding, generator)
+    return apply(x, kind, params, padding)

@@ -1,0 +1,568 @@
+"""Command-line interface: train base models, certify and plot a run, merge shards.
+
+``python -m ldcbook train``
+    Partition a dataset by the DPA/FA hash, train every base model (all of a chunk as
+    one batched computation, :mod:`ldcbook.ensemble`) and store their test scores in a
+    run directory (:mod:`ldcbook.store`). A killed run resumes where it stopped;
+    ``--shard i/n`` trains only every n-th chunk, so that n processes or machines (a
+    SLURM job array, say) share one run; ``merge`` then joins their directories.
+``python -m ldcbook certify RUN --method dpa|fa|roe``
+    Print the certified accuracy of a finished run (book chapter on DPA, FA and ROE).
+``python -m ldcbook plot RUN --out fig.png``
+    Plot certified accuracy against attack size.
+``python -m ldcbook merge DEST SRC...``
+    Merge the run directories of shards into one.
+
+Every option is explained by ``--help``; a bad option prints a one-line error and
+exits with status 2, a failure while running (missing data, a run of another
+configuration) prints a one-line error and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ldcbook.config import SCALES
+
+DATASETS = ("digits", "mnist5k", "mnist", "cifar10", "gtsrb")
+LEARNER_CHOICES = ("cnn", "mlp", "nin", "rnn")
+METHODS = ("dpa", "fa", "roe")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error message (usage goes to ``--help``)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _shard(text: str) -> tuple[int, int]:
+    parts = text.split("/")
+    try:
+        i, n = int(parts[0]), int(parts[1])
+        if len(parts) != 2:
+            raise ValueError
+    except (ValueError, IndexError):
+        raise argparse.ArgumentTypeError(f"expected i/n such as 0/4, got {text!r}")
+    if n < 1 or not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"expected 0 <= i < n in i/n, got {text!r}")
+    return i, n
+
+
+def _attack_sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers such as 0,5,10, got {text!r}"
+        )
+    if not sizes or min(sizes) < 0:
+        raise argparse.ArgumentTypeError(f"expected integers >= 0, got {text!r}")
+    return sizes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m ldcbook`` (issue 6, part 7)."""
+    from ldcbook.augment import AUGMENTATIONS
+
+    parser = _Parser(
+        prog="python -m ldcbook",
+        description=(
+            "Train the base models of a DPA/FA run, certify and plot it, merge shards. "
+            "Run 'python -m ldcbook COMMAND --help' for the options of a command."
+        ),
+    )
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_Parser
+    )
+    commands.required = True
+
+    train = commands.add_parser(
+        "train",
+        help="train the base models of a run and store their test scores",
+        description=(
+            "Partition the training set by the DPA hash (pixel sum mod k, or mod k*d\n"
+            "for FA), train one base model per partition (a chunk of models at a time\n"
+            "as one batched computation) and store their test scores in --out.\n"
+            "Running the same command again resumes an interrupted run."
+        ),
+        epilog=(
+            "examples:\n"
+            "  python -m ldcbook train --dataset mnist5k --k 50 --learner cnn "
+            "--out runs/mnist5k-k50\n"
+            "  # 8 shards of a SLURM job array, then one merge:\n"
+            "  python -m ldcbook train --dataset cifar10 --k 250 --learner nin "
+            "--scale full \\\n"
+            "      --chunk 50 --shard $SLURM_ARRAY_TASK_ID/8 "
+            "--out runs/c250-$SLURM_ARRAY_TASK_ID\n"
+            "  python -m ldcbook merge runs/c250 runs/c250-*"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("--dataset", required=True, choices=DATASETS,
+                       help="the dataset (digits and mnist5k ship with the packages; "
+                            "the others are read from --data-root)")
+    train.add_argument("--k", required=True, type=_positive_int,
+                       help="number of partitions (DPA), or k of FA")
+    train.add_argument("--d", type=_positive_int, default=1,
+                       help="FA spread: k*d buckets, each model trained on d of them "
+                            "(default 1: DPA)")
+    train.add_argument("--learner", required=True, choices=LEARNER_CHOICES,
+                       help="base learner: small CNN, MLP, Network-in-Network, or "
+                            "radius nearest neighbours (rnn, on HOG features)")
+    train.add_argument("--schedule", choices=("baseline", "ldc"), default="baseline",
+                       help="training schedule: the paper's baseline (crop/flip) or "
+                            "the LDC augmented learners (AutoAugment); default "
+                            "baseline")
+    train.add_argument("--augment", choices=AUGMENTATIONS, default=None, metavar="AUG",
+                       help="augmentation, one of " + ", ".join(AUGMENTATIONS)
+                            + "; default: that of the schedule and dataset")
+    train.add_argument("--scale", choices=SCALES, default=None,
+                       help="smoke (seconds), default (CPU) or full (the paper's "
+                            "epochs); default: $LDCBOOK_SCALE, else default")
+    train.add_argument("--epochs", type=_positive_int, default=None,
+                       help="epochs per model (overrides the scale's)")
+    train.add_argument("--batch-size", type=_positive_int, default=None,
+                       help="batch size per model (overrides the scale's)")
+    train.add_argument("--lr", type=_positive_float, default=None,
+                       help="initial learning rate (overrides the scale's)")
+    train.add_argument("--seed", type=_nonnegative_int, default=0,
+                       help="run seed; model i draws from (seed, i) (default 0)")
+    train.add_argument("--radius", type=_positive_float, default=None,
+                       help="rnn: l1 ball radius (default 20 with HOG features, as in "
+                            "the paper, 100 with pixels)")
+    train.add_argument("--features", choices=("hog", "pixels"), default="hog",
+                       help="rnn: HOG features (default: 9 orientations, 8x8-pixel "
+                            "cells, 3x3 blocks; cells of a quarter of the side for "
+                            "images under 24 pixels) or raw pixels in [0, 1]")
+    train.add_argument("--out", required=True, type=Path,
+                       help="the run directory (created, or resumed if it exists)")
+    train.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
+                       help="train only chunks c with c %% N == I (default 0/1: all)")
+    train.add_argument("--chunk", type=_positive_int, default=None, metavar="G",
+                       help="models trained together per chunk (default: all k*d)")
+    train.add_argument("--group-size", type=_positive_int, default=None,
+                       help="models fused into one computation inside a chunk "
+                            "(default: automatic; results do not depend on it)")
+    train.add_argument("--device", default=None,
+                       help="cpu, cuda or cuda:N (default: cuda when available)")
+    train.add_argument("--threads", type=_positive_int, default=None,
+                       help="torch CPU threads (default: torch's choice; 1 is best "
+                            "when several processes share the machine)")
+    train.add_argument("--data-root", type=Path, default=None,
+                       help="data directory (default: $LDCBOOK_DATA, else "
+                            "~/.cache/ldcbook/data)")
+    train.add_argument("--download", action="store_true",
+                       help="let torchvision download a missing dataset")
+    train.add_argument("--no-progress", action="store_true",
+                       help="hide the progress bars")
+
+    certify = commands.add_parser(
+        "certify",
+        help="print certified accuracies of a finished run",
+        description=(
+            "Certify a finished run: each test point's prediction and certified radius "
+            "(attack size = insertions plus removals), then the certified accuracy at "
+            "several attack sizes and the median radius."
+        ),
+    )
+    certify.add_argument("run", type=Path, help="the run directory")
+    certify.add_argument("--method", choices=METHODS, default="dpa",
+                         help="dpa (plurality vote), fa (Finite Aggregation, for d > 1 "
+                              "runs) or roe (Run-Off Election; needs score vectors); "
+                              "default dpa")
+    certify.add_argument("--attack-sizes", type=_attack_sizes, default=None,
+                         metavar="B1,B2,...",
+                         help="attack sizes to report (default: eleven from 0 to the "
+                              "largest radius)")
+    certify.add_argument("--json", action="store_true",
+                         help="print the result as JSON instead of a table")
+    certify.add_argument("--data-root", type=Path, default=None,
+                         help="data directory, to read the test labels")
+
+    plot = commands.add_parser(
+        "plot",
+        help="plot certified accuracy against attack size",
+        description="Plot certified accuracy against attack size for some methods.",
+    )
+    plot.add_argument("run", type=Path, help="the run directory")
+    plot.add_argument("--out", required=True, type=Path, help="the image file to write")
+    plot.add_argument("--method", choices=METHODS, action="append", default=None,
+                      help="a method to plot; repeat for several (default: dpa, plus "
+                           "fa for d > 1, plus roe for neural learners)")
+    plot.add_argument("--data-root", type=Path, default=None,
+                      help="data directory, to read the test labels")
+
+    merge = commands.add_parser(
+        "merge",
+        help="merge the run directories of shards",
+        description=(
+            "Copy the verified score chunks of several run directories of the same "
+            "experiment (e.g. one per --shard) into DEST."
+        ),
+    )
+    merge.add_argument("dest", type=Path, help="the merged run directory")
+    merge.add_argument("sources", type=Path, nargs="+",
+                       help="the shard run directories")
+    return parser
+
+
+# --------------------------------------------------------------------------------------
+# train
+# --------------------------------------------------------------------------------------
+
+
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import torch
+
+    from ldcbook import data, partition, store
+    from ldcbook.certify import fa_shifts
+    from ldcbook.config import scale as current_scale
+    from ldcbook.ensemble import fit_scores, preset
+
+    if args.device is not None:
+        try:
+            dev = torch.device(args.device)
+        except RuntimeError:
+            parser.error(f"argument --device: not a torch device: {args.device!r}")
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            parser.error("argument --device: CUDA is not available on this machine")
+    if args.learner == "rnn":
+        nn_options = (args.augment, args.epochs, args.batch_size, args.lr)
+        if args.schedule != "baseline" or any(v is not None for v in nn_options):
+            parser.error("--schedule/--augment/--epochs/--batch-size/--lr do not apply "
+                         "to --learner rnn")
+    elif args.radius is not None:
+        parser.error("--radius applies to --learner rnn only")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    scale = args.scale or current_scale()
+    dataset = data.load(args.dataset, root=args.data_root, download=args.download)
+    shifts = [0] if args.d == 1 else [int(s) for s in fa_shifts(args.k, args.d)]
+    parts = partition.partitions(dataset, args.k, args.d, shifts)
+    spec: dict[str, Any] = {
+        "dataset": args.dataset,
+        "k": args.k,
+        "d": args.d,
+        "shifts": shifts,
+        "learner": args.learner,
+        "seed": args.seed,
+        "scale": scale,
+    }
+    progress = not args.no_progress
+    if args.learner == "rnn":
+        radius = args.radius if args.radius is not None else (
+            20.0 if args.features == "hog" else 100.0)
+        spec["rnn"] = {"radius": radius, "features": args.features}
+        train_fn = _rnn_train_fn(dataset, args.features, radius)
+    else:
+        overrides: dict[str, Any] = {}
+        for name, value in (("augment", args.augment), ("epochs", args.epochs),
+                            ("batch_size", args.batch_size), ("lr", args.lr)):
+            if value is not None:
+                overrides[name] = value
+        config = preset(args.schedule, args.dataset, args.learner, scale=scale,
+                        seed=args.seed, **overrides)
+        spec["schedule"] = args.schedule
+        spec["train"] = config.to_dict()
+        # execution details that do not change the experiment stay out of the manifest
+        runtime = config.replace(device=args.device, group_size=args.group_size)
+
+        def train_fn(ds: Any, parts_: Any, ids: Any, _spec: Any) -> np.ndarray:
+            return fit_scores(ds, parts_, ids, runtime, progress=progress)
+
+    chunk = args.chunk or len(parts)
+    run = store.run_training(args.out, dataset, parts, spec, chunk_size=chunk,
+                             shard=args.shard, train_fn=train_fn, progress=progress)
+    done = len(run.finished())
+    print(f"{run.path}: {done} of {run.num_models} models finished"
+          + ("" if done < run.num_models else
+             f"; certify with: python -m ldcbook certify {run.path} --method "
+             + ("fa" if args.d > 1 else "dpa")))
+    return 0
+
+
+def _rnn_train_fn(dataset: Any, features: str, radius: float) -> Any:
+    from ldcbook.neighbors import hog_features, rnn_predictions
+
+    def feats(x: Any) -> np.ndarray:
+        if features == "hog":
+            side = min(x.shape[2:])
+            # the paper's 8-pixel cells in 3x3 blocks need 24 pixels; smaller images
+            # (digits) get cells of a quarter of their side
+            cell = 8 if side >= 24 else max(1, side // 4)
+            return hog_features(x, pixels_per_cell=cell)
+        arr = x.numpy() if hasattr(x, "numpy") else np.asarray(x)
+        return arr.reshape(len(arr), -1).astype(np.float32) / 255
+
+    cache: dict[str, np.ndarray] = {}
+
+    def train_fn(ds: Any, parts: Any, ids: Any, _spec: Any) -> np.ndarray:
+        if not cache:
+            cache["train"], cache["test"] = feats(ds.x_train), feats(ds.x_test)
+        preds = rnn_predictions(cache["train"], ds.y_train.numpy(),
+                                [parts[i] for i in np.asarray(ids)], cache["test"],
+                                radius, ds.num_classes)
+        return one_hot_scores(preds, ds.num_classes)
+
+    return train_fn
+
+
+def one_hot_scores(predictions: np.ndarray, num_classes: int) -> np.ndarray:
+    """Score rows for vote-only learners: 1 for the predicted class, 0 elsewhere.
+
+    How ``train --learner rnn`` stores the rNN base learners of LDC Section 7.3 in a
+    run directory made for score arrays.
+
+    An abstention (``-1``, an empty rNN ball) becomes a row of zeros, which
+    :func:`predictions_from_scores` reads back as ``-1``.
+
+    Parameters
+    ----------
+    predictions : numpy.ndarray
+        int ``(n_test, models)`` with values in ``[-1, num_classes)``.
+    num_classes : int
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(n_test, models, num_classes)``.
+    """
+    predictions = np.asarray(predictions)
+    out = np.zeros(predictions.shape + (num_classes,), dtype=np.float32)
+    voted = predictions >= 0
+    out[voted, predictions[voted]] = 1.0
+    return out
+
+
+def predictions_from_scores(scores: np.ndarray) -> np.ndarray:
+    """Each model's vote: the smallest class with the top score; -1 if all scores tie.
+
+    The votes the DPA and FA certificates count (``ALGORITHMS.md``).
+
+    A row whose scores are all equal is an abstention (⊥): the zero rows of
+    :func:`one_hot_scores`, or a network whose logits are all equal.
+
+    Parameters
+    ----------
+    scores : numpy.ndarray
+        ``(n_test, models, C)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 ``(n_test, models)``.
+    """
+    votes = np.argmax(scores, axis=2).astype(np.int64)
+    tie = scores.max(axis=2) == scores.min(axis=2)
+    return np.where(tie, -1, votes)
+
+
+# --------------------------------------------------------------------------------------
+# certify, plot, merge
+# --------------------------------------------------------------------------------------
+
+
+def _open_run(
+    path: Path, data_root: Path | None
+) -> tuple[Any, dict[str, Any], np.ndarray, np.ndarray]:
+    """The run, its experiment spec, its scores and the test labels (data verified)."""
+    from ldcbook import data, store
+
+    run = store.RunDir.open(path)
+    spec = run.config
+    for key in ("dataset", "k", "d", "shifts", "learner"):
+        if key not in spec:
+            raise ValueError(f"{path} was not written by 'python -m ldcbook train' "
+                             f"(its configuration lacks {key!r})")
+    scores = run.load_scores()
+    dataset = data.load(spec["dataset"], root=data_root)
+    if store.data_hash(dataset) != run.manifest["data_hash"]:
+        raise ValueError(f"the {spec['dataset']} data found differ from those {path} "
+                         "was trained on (data hash mismatch)")
+    return run, spec, scores, dataset.y_test.numpy()
+
+
+def certify_run(
+    scores: np.ndarray, spec: dict[str, Any], method: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Prediction and certified radius of every test point of a run.
+
+    DPA, FA or ROE as defined in ``ALGORITHMS.md``, through :mod:`ldcbook.certify`.
+
+    Parameters
+    ----------
+    scores : numpy.ndarray
+        ``(n_test, k*d, C)`` in model-id order.
+    spec : dict
+        The run's configuration (``k``, ``d``, ``shifts``, ``learner``).
+    method : {"dpa", "fa", "roe"}
+
+    Returns
+    -------
+    prediction, radius : numpy.ndarray
+    """
+    from ldcbook import certify
+
+    num_classes = scores.shape[2]
+    d = int(spec["d"])
+    if method == "roe":
+        if spec["learner"] == "rnn":
+            raise ValueError("roe needs score vectors; an rnn run stores votes only")
+        return certify.roe(scores, d=d, shifts=spec["shifts"] if d > 1 else None)
+    preds = predictions_from_scores(scores)
+    if method == "fa":
+        return certify.fa(preds, num_classes, d, spec["shifts"])
+    if d > 1:
+        raise ValueError(
+            f"this run has d = {d}: use --method fa (or roe); dpa needs d = 1"
+        )
+    return certify.dpa(certify.count_votes(preds, num_classes))
+
+
+def _default_sizes(radius: np.ndarray) -> list[int]:
+    top = int(radius.max()) if radius.size else 0
+    return sorted({int(round(v)) for v in np.linspace(0, max(top, 1), 11)})
+
+
+def _certify(args: argparse.Namespace) -> int:
+    from ldcbook.certify import certified_accuracy, median_radius
+
+    run, spec, scores, labels = _open_run(args.run, args.data_root)
+    pred, radius = certify_run(scores, spec, args.method)
+    sizes = args.attack_sizes or _default_sizes(radius)
+    acc = certified_accuracy(pred, radius, labels, sizes)
+    result = {
+        "run": str(run.path),
+        "dataset": spec["dataset"],
+        "k": spec["k"],
+        "d": spec["d"],
+        "learner": spec["learner"],
+        "method": args.method,
+        "clean_accuracy": float(np.mean(pred == labels)),
+        "median_radius": median_radius(pred, radius, labels),
+        "attack_sizes": sizes,
+        "certified_accuracy": [float(a) for a in np.atleast_1d(acc)],
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"run {result['run']}: {spec['dataset']}, k = {spec['k']}, d = {spec['d']}, "
+          f"{spec['learner']}, {scores.shape[1]} models, {len(labels)} test points")
+    print(f"method {args.method}: clean accuracy {result['clean_accuracy']:.4f}, "
+          f"median certified radius {result['median_radius']}")
+    print("attack size  certified accuracy")
+    for b, a in zip(sizes, result["certified_accuracy"]):
+        print(f"{b:>11d}  {a:.4f}")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    from ldcbook.certify import certified_accuracy
+
+    run, spec, scores, labels = _open_run(args.run, args.data_root)
+    methods = args.method or ["dpa" if spec["d"] == 1 else "fa"]
+    if not args.method and spec["learner"] != "rnn":
+        methods.append("roe")
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for method in dict.fromkeys(methods):
+        pred, radius = certify_run(scores, spec, method)
+        sizes = np.arange(0, max(int(radius.max()) + 2, 2))
+        acc = certified_accuracy(pred, radius, labels, sizes)
+        ax.step(sizes, acc, where="post", label=method.upper())
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("attack size (poisoned samples: insertions + removals)")
+    ax.set_ylabel("certified accuracy")
+    ax.set_ylim(0, 1)
+    ax.legend(title=f"{spec['dataset']}, k = {spec['k']}, d = {spec['d']}")
+    fig.tight_layout()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.out, dpi=150)
+    plt.close(fig)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from ldcbook import store
+
+    run = store.merge(args.dest, [str(s) for s in args.sources])
+    print(f"{run.path}: {len(run.finished())} of {run.num_models} models")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m ldcbook`` and the ``ldcbook`` script.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 1 on a failure while running; bad options
+        exit with status 2 (through :class:`SystemExit`).
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "train":
+            return _train(args, parser)
+        if args.command == "certify":
+            return _certify(args)
+        if args.command == "plot":
+            return _plot(args)
+        return _merge(args)
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, OSError) as err:
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(f"{parser.prog} {args.command}: error: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
