@@ -20,7 +20,7 @@ timings on a shared machine vary. DPA appears twice: from the k = 1000 base-mode
 predictions (vote counting included, as in the FA rows, whose input is predictions too)
 and from vote counts already made (the input of ``ldcbook.certify.dpa``).
 
-Targets (issue 5): DPA (k = 1000) under 1 s, FA (k = 50, d = 16) under 3 s, FA+ROE with
+Targets: DPA (k = 1000) under 1 s, FA (k = 50, d = 16) under 3 s, FA+ROE with
 C = 10 under 30 s, and at least 50x the plain baseline.
 
 Synthetic data, fixed seed: each test point has a uniform label; each base model is

@@ -1,4 +1,4 @@
-"""Batched ensemble training against one model at a time (issue 6, performance).
+"""Batched ensemble training against one model at a time.
 
 CPU (default): trains the same base models for the same epochs on the same partitions
 twice, with :func:`ldcbook.ensemble.train_ensemble` (all models of the run as one

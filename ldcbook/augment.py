@@ -122,7 +122,7 @@ def crop_padding(image_size: int) -> int:
 def draw(n: int, kind: str, padding: int, generator: torch.Generator) -> AugmentParams:
     """Draw the random choices of ``n`` samples from one model's generator.
 
-    Serves :mod:`ldcbook.ensemble` (issue 6, part 3). The draws happen in a fixed
+    Serves :mod:`ldcbook.ensemble`. The draws happen in a fixed
     order (crop offsets, then flips, then AutoAugment seeds), each only when ``kind``
     needs it, so that the same generator state always gives the same parameters.
 
@@ -316,7 +316,7 @@ def apply(
 ) -> torch.Tensor:
     """Augment images with given random choices (no randomness of its own).
 
-    The deterministic half of :func:`augment` (issue 6, part 3).
+    The deterministic half of :func:`augment`.
 
     Parameters
     ----------
@@ -364,7 +364,7 @@ def augment(
 ) -> torch.Tensor:
     """Augment a batch, each sample independently, from one model's generator.
 
-    Serves the experiment chapters and :mod:`ldcbook.ensemble` (issue 6, part 3):
+    Serves the experiment chapters and :mod:`ldcbook.ensemble`:
     random crop with zero padding, horizontal flip, or torchvision's AutoAugment
     (policies CIFAR10, IMAGENET, SVHN). Equivalent to
     ``apply(x, kind, draw(len(x), kind, padding, generator), padding)``.

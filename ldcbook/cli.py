@@ -99,7 +99,7 @@ def _attack_sizes(text: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``python -m ldcbook`` (issue 6, part 7)."""
+    """The argument parser of ``python -m ldcbook``."""
     from ldcbook.augment import AUGMENTATIONS
 
     parser = _Parser(

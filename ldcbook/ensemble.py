@@ -728,7 +728,7 @@ def auto_group_size(
     num_models: int,
     device: torch.device | str = "cpu",
 ) -> int:
-    """How many models to fuse into one computation (issue 6, part 4: CPU speed).
+    """How many models to fuse into one computation (CPU speed).
 
     As many as keep the activations of one fused step (estimated per model from one
     forward pass, at 4 bytes per value, three times over for saved tensors and
@@ -1041,7 +1041,7 @@ def train_ensemble(
 ) -> EnsembleState:
     """Train the base models ``model_ids`` together, each on its own partition only.
 
-    Serves the DPA/FA experiment chapters and the CLI (issue 6, part 4); the module
+    Serves the DPA/FA experiment chapters and the CLI; the module
     docstring lists what stays per model and how steps are scheduled. A model whose
     partition is empty is never updated: it keeps its initial weights (drawn from its
     own seed), which depend on no training data.
@@ -1156,7 +1156,7 @@ def train_one_at_a_time(
     model at a time, batches of ``config.batch_size`` (the last one smaller). The
     random numbers are those of :func:`train_ensemble` (same seeds, same order), so
     the two ensembles differ only by floating-point rounding; this is the baseline of
-    ``bench/ensemble.py`` and of the tests. Serves issue 6, part 4.
+    ``bench/ensemble.py`` and of the tests. Serves the experiment chapters.
 
     Parameters
     ----------
@@ -1248,7 +1248,7 @@ def predict_scores(
 
     Each model normalises the test images with its own partition's statistics and
     uses its own BatchNorm running averages. Serves :mod:`ldcbook.certify` through the
-    CLI and the chapters (issue 6, part 4).
+    CLI and the chapters.
 
     Parameters
     ----------
@@ -1330,7 +1330,7 @@ def fit_scores(
     """Train the models ``model_ids`` together and return their test logits.
 
     ``predict_scores(train_ensemble(...), dataset.x_test)``: the ``train_fn`` of
-    :func:`ldcbook.store.run_training` (issue 6, parts 4 and 6).
+    :func:`ldcbook.store.run_training`.
 
     Returns
     -------

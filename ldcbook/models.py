@@ -193,7 +193,7 @@ def build_model(
 ) -> nn.Sequential:
     """Build one base learner by name, initialised from torch's global generator.
 
-    Serves the experiment chapters and :mod:`ldcbook.ensemble` (issue 6, part 3); see
+    Serves the experiment chapters and :mod:`ldcbook.ensemble`; see
     :func:`nin`, :func:`small_cnn` and :func:`mlp`. For a reproducible initialisation
     call it under ``torch.random.fork_rng`` after ``torch.manual_seed`` (as
     :func:`ldcbook.ensemble.init_models` does).
@@ -297,7 +297,7 @@ class GroupedNet:
       with a ``mask`` (rows that are padding) the statistics use the real rows only;
     * linear layers are batched matrix products over ``(g, B, F)`` tensors.
 
-    Serves :mod:`ldcbook.ensemble` (issue 6, part 4) and the experiment chapters.
+    Serves :mod:`ldcbook.ensemble` and the experiment chapters.
     Supported layers: Conv2d (``groups=1``, zero padding), BatchNorm2d (affine, with
     running statistics), ReLU, MaxPool2d, AvgPool2d, :class:`GlobalAvgPool`, Flatten
     (from dimension 1) and Linear.

@@ -78,7 +78,7 @@ def _fsync_dir(path: Path) -> None:
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: temporary file, fsync, ``os.replace``.
 
-    Serves the result store (issue 6, part 6): a reader sees the old file or the new
+    Serves the result store: a reader sees the old file or the new
     one, never a partial write.
 
     Parameters
@@ -236,7 +236,7 @@ def _chunk_name(ids: np.ndarray) -> str:
 
 
 class RunDir:
-    """A run directory: manifest plus checksummed score chunks (issue 6, part 6).
+    """A run directory: manifest plus checksummed score chunks.
 
     Create one with :meth:`create`, reopen it with :meth:`open`. Not thread-safe
     within one process; processes sharing a directory serialise their manifest
@@ -729,7 +729,7 @@ def run_training(
 ) -> RunDir:
     """Train the base models chunk by chunk into a run directory, resuming if needed.
 
-    Serves the experiment chapters and the CLI (issue 6, part 6). For each chunk of
+    Serves the experiment chapters and the CLI. For each chunk of
     :func:`shard_chunks` whose models are not all finished (checksums verified), calls
     ``train_fn(dataset, parts, model_ids, config)`` for the unfinished ones and stores
     the returned scores. A run killed part-way and started again computes only what is
