@@ -40,7 +40,8 @@ def _rnn_insertion_attack(counts, pred):
     while True:
         for state in frontier:
             total = sum(state)
-            if total and min(range(len(state)), key=lambda c: (-state[c], c)) != pred:
+            # An emptied ball predicts ⊥, which differs from any class.
+            if not total or min(range(len(state)), key=lambda c: (-state[c], c)) != pred:
                 return steps
         steps += 1
         nxt = set()
@@ -56,7 +57,8 @@ def _rnn_insertion_attack(counts, pred):
 
 
 @pytest.mark.parametrize(
-    "counts", [[3, 1, 0], [2, 2, 0], [0, 4, 4], [1, 5, 2], [0, 1], [6, 0, 0, 2]]
+    "counts",
+    [[3, 1, 0], [2, 2, 0], [0, 4, 4], [1, 5, 2], [0, 1], [6, 0, 0, 2], [3, 0, 0], [1, 0]],
 )
 def test_rnn_symmetric_radius_is_exact_by_search(counts):
     pred, radius = rnn([counts])
@@ -88,7 +90,10 @@ def test_rnn_conventions_relate_by_halving(counts):
     pred_m, radius_m = rnn(counts, convention="modification")
     assert pred_s.tolist() == pred_m.tolist()
     ok = pred_s >= 0
-    assert (radius_m[ok] == radius_s[ok] // 2).all()
+    # A ball of class 0 alone is emptied by sum(s) removals before any class wins.
+    alone = ok & (counts[:, 0] == counts.sum(axis=1))
+    assert (radius_s[alone] == counts[alone, 0] - 1).all()
+    assert (radius_m[ok & ~alone] == radius_s[ok & ~alone] // 2).all()
     # With the same counts, the symmetric rNN radius is the DPA/kNN gap, not its half.
     assert (radius_s[ok] >= knn(counts)[1][ok]).all()
 

@@ -91,8 +91,10 @@ def rnn(
     """rNN prediction and certified radius from the label counts inside the ball.
 
     Serves Chapter 6 (ALGORITHMS.md, "Nearest neighbours"). With the symmetric
-    difference, ``r = min_b (s_a - s_b - [b < a])``; with Jia et al.'s count of
-    modifications, ``floor`` of half that. An empty ball gives ⊥: prediction ``-1``
+    difference, ``r = min(min_b (s_a - s_b - [b < a]), sum_c s_c - 1)``: the second
+    term is the route that empties the ball (binding only for a ball of class 0
+    alone). With Jia et al.'s count of modifications, ``floor(min_b (...) / 2)``, as
+    emptying the ball then always costs more. An empty ball gives ⊥: prediction ``-1``
     and radius ``-1`` (no prediction, never certified; as a DPA base learner, ⊥ does
     not vote).
 
@@ -132,7 +134,12 @@ def rnn(
     gap = top[:, None] - arr - (np.arange(num_classes)[None, :] < pred[:, None])
     gap[np.arange(n), pred] = np.iinfo(np.int64).max
     radius = gap.min(axis=1) if n else np.zeros(0, dtype=np.int64)
+    total = arr.sum(axis=1)
     if convention == "modification":
         radius = radius // 2
-    empty = arr.sum(axis=1) == 0
+    else:
+        # Removing every point of the ball turns the prediction into ⊥: with a ball of
+        # class 0 alone that route (sum(s) removals) is cheaper than any class route.
+        radius = np.minimum(radius, total - 1)
+    empty = total == 0
     return np.where(empty, -1, pred), np.where(empty, -1, radius).astype(np.int64)
