@@ -1,0 +1,201 @@
+"""Tests for ldcbook.experiments: the chapter's runs are the CLI's runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ldcbook import ensemble, store
+from ldcbook import experiments as ex
+from ldcbook.certify import count_votes, dpa, fa, fa_shifts, roe
+from ldcbook.cli import main
+from ldcbook.data import load
+from ldcbook.partition import partitions
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load("digits")
+
+
+def _spec(k=4, d=1, **kw):
+    kw.setdefault("epochs", 1)
+    return ex.experiment_spec("digits", k, d, "mlp", scale="smoke", **kw)
+
+
+@pytest.fixture(scope="module")
+def cli_runs(tmp_path_factory):
+    """Runs trained by ``python -m ldcbook train`` with the arguments of cli_args."""
+    root = tmp_path_factory.mktemp("runs")
+    specs = {"dpa": _spec(4), "fa": _spec(3, 2, augment="none", lr=0.03)}
+    for spec in specs.values():
+        args = ex.cli_args(spec, root / ex.run_name(spec), chunk=2)
+        assert main(args + ["--no-progress", "--threads", "1"]) == 0
+    return root, specs
+
+
+# ------------------------------------------------------------------ spec and the CLI
+
+
+def test_spec_is_what_the_cli_stores(cli_runs):
+    root, specs = cli_runs
+    for spec in specs.values():
+        stored = store.RunDir.open(root / ex.run_name(spec)).config
+        assert stored == store.normalize_config(spec)
+
+
+def test_spec_fields():
+    spec = _spec(5, 3, batch_size=8)
+    assert spec["shifts"] == fa_shifts(5, 3).tolist()
+    assert _spec(5)["shifts"] == [0]
+    train = spec["train"]
+    assert (train["epochs"], train["batch_size"], train["model"]) == (1, 8, "mlp")
+    assert train["device"] is None and train["group_size"] is None
+    expected = ensemble.preset("baseline", "digits", "mlp", scale="smoke", epochs=1,
+                               batch_size=8).to_dict()
+    assert train == expected
+    assert spec["scale"] == "smoke" and spec["schedule"] == "baseline"
+
+
+def test_spec_reads_the_scale(monkeypatch):
+    monkeypatch.setenv("LDCBOOK_SCALE", "full")
+    spec = ex.experiment_spec("cifar10", 50, learner="nin")
+    assert spec["scale"] == "full"
+    assert spec["train"]["epochs"] == 200 and spec["train"]["augment"] == "cropflip"
+    ldc = ex.experiment_spec("cifar10", 100, learner="nin", schedule="ldc")
+    assert ldc["train"]["augment"] == "autoaugment-cifar10"
+    assert ldc["train"]["epochs"] == 600
+
+
+def test_run_name_distinguishes_runs():
+    names = {ex.run_name(s) for s in [_spec(4), _spec(5), _spec(4, 2),
+                                      _spec(4, augment="none"), _spec(4, seed=1)]}
+    assert len(names) == 5
+    assert ex.run_name(_spec(4)) == "digits-mlp-baseline-crop-k4-d1-s0"
+
+
+def test_cli_args_options():
+    args = ex.cli_args(_spec(4), "out/x", shard="$SLURM_ARRAY_TASK_ID/8", chunk=10)
+    assert args[0] == "train"
+    assert args[args.index("--shard") + 1] == "$SLURM_ARRAY_TASK_ID/8"
+    assert args[args.index("--chunk") + 1] == "10"
+    assert args[args.index("--lr") + 1] == repr(_spec(4)["train"]["lr"])
+
+
+# ---------------------------------------------------------------------- train_run
+
+
+def test_train_run_resumes_a_cli_run_without_training(cli_runs, digits, monkeypatch):
+    root, specs = cli_runs
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a finished run was retrained")
+
+    monkeypatch.setattr(ensemble, "fit_scores", refuse)
+    for spec in specs.values():
+        r = ex.train_run(root, digits, spec)
+        stored = store.RunDir.open(root / ex.run_name(spec)).load_scores()
+        np.testing.assert_array_equal(r.scores, stored)
+        assert r.path == root / ex.run_name(spec)
+
+
+def test_train_run_equals_direct_training(tmp_path, digits):
+    spec = _spec(3, 2)
+    r = ex.train_run(tmp_path, digits, spec, chunk=4)
+    parts = partitions(digits, 3, 2, fa_shifts(3, 2))
+    config = ensemble.TrainConfig.from_dict(spec["train"])
+    direct = ensemble.fit_scores(digits, parts, np.arange(6), config)
+    np.testing.assert_array_equal(r.scores, direct)
+    assert r.scores.shape == (len(digits.y_test), 6, 10)
+
+
+def test_run_properties(cli_runs, digits):
+    root, specs = cli_runs
+    r = ex.train_run(root, digits, specs["fa"])
+    n_train = len(digits.y_train)
+    assert (r.k, r.d, r.num_models) == (3, 2, 6)
+    assert r.sizes.sum() == 2 * n_train  # every sample reaches d models
+    assert r.sample_epochs == 1 * 2 * n_train
+    keys = digits.train_keys % 6
+    shifts = fa_shifts(3, 2)
+    for i in range(6):  # model i trains on the buckets (i - s_j) mod kd
+        assert r.sizes[i] == np.isin(keys, (i - shifts) % 6).sum()
+
+
+# ------------------------------------------------------------------ certify_run
+
+
+def test_certify_run_matches_certify(cli_runs, digits):
+    root, specs = cli_runs
+    dpa_run = ex.train_run(root, digits, specs["dpa"])
+    votes = np.argmax(dpa_run.scores, axis=2)
+    for got, want in [
+        (ex.certify_run(dpa_run, "dpa"), dpa(count_votes(votes, 10))),
+        (ex.certify_run(dpa_run, "fa"), dpa(count_votes(votes, 10))),
+        (ex.certify_run(dpa_run, "roe"), roe(dpa_run.scores)),
+    ]:
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    fa_run = ex.train_run(root, digits, specs["fa"])
+    fa_votes = np.argmax(fa_run.scores, axis=2)
+    got = ex.certify_run(fa_run, "fa")
+    want = fa(fa_votes, 10, 2, fa_shifts(3, 2))
+    np.testing.assert_array_equal(got[1], want[1])
+    got = ex.certify_run(fa_run, "roe")
+    np.testing.assert_array_equal(got[1], roe(fa_run.scores, d=2)[1])
+    with pytest.raises(ValueError, match="use --method fa"):
+        ex.certify_run(fa_run, "dpa")
+
+
+# -------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(dataset="imagenet"), ValueError, "dataset"),
+    (dict(k=0), ValueError, "k must be >= 1"),
+    (dict(d=1.5), TypeError, "d must be an int"),
+    (dict(learner="rnn"), ValueError, "learner"),
+    (dict(scale="huge"), ValueError, "scale"),
+    (dict(schedule="fancy"), ValueError, "schedule"),
+    (dict(seed=-1), ValueError, "seed"),
+    (dict(augment="blur"), ValueError, "augment"),
+])
+def test_spec_rejects_bad_input(kwargs, error, match):
+    args = dict(dataset="digits", k=4)
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        ex.experiment_spec(**args)
+
+
+def test_other_inputs_rejected(tmp_path, digits):
+    with pytest.raises(ValueError, match="experiment_spec"):
+        ex.run_name({"dataset": "digits"})
+    with pytest.raises(TypeError, match="spec must be a dict"):
+        ex.run_name([1, 2])
+    with pytest.raises(TypeError, match="shard"):
+        ex.cli_args(_spec(), "out", shard=(0, 8))
+    with pytest.raises(ValueError, match="chunk"):
+        ex.cli_args(_spec(), "out", chunk=0)
+    mnist_spec = ex.experiment_spec("mnist5k", 4, scale="smoke")
+    with pytest.raises(ValueError, match="'mnist5k' data"):
+        ex.train_run(tmp_path, digits, mnist_spec)
+    with pytest.raises(TypeError, match="progress"):
+        ex.train_run(tmp_path, digits, _spec(), progress=1)
+    with pytest.raises(TypeError, match="Run"):
+        ex.certify_run("runs/x", "dpa")
+
+
+def test_method_rejected(cli_runs, digits):
+    root, specs = cli_runs
+    r = ex.train_run(root, digits, specs["dpa"])
+    with pytest.raises(ValueError, match="method"):
+        ex.certify_run(r, "knn")
