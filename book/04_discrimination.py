@@ -357,8 +357,8 @@ plt.show()
 # $2(2\tau - 1)N/n$.
 #
 # The Lethal Dose Conjecture claims the matching **upper** bound, an attack of size
-# $O(N/n)$. That needs $\delta = O(1/n)$: every learner must need at least order
-# $1/\delta$ samples, never more. The fair coins above need order $1/\delta^2$; then
+# $O(N/n)$. That needs $\delta = O(1/n)$, i.e. the most data-efficient learner succeeds
+# with $O(1/\delta)$ samples. The fair coins above need order $1/\delta^2$; then
 # $2\delta N$ is of order $N/\sqrt{n}$, far more than $N/n$. Distribution discrimination
 # explains the conjecture where $n\delta$ is tight and leaves a gap where it is not.
 # {ref}`chap-gaussian` meets exactly this gap for isotropic Gaussians.

@@ -55,7 +55,9 @@ print(f"scale = {scale()}, attacked training sets per N = {REPS:,}")
 # There are $k$ classes with equal priors; class $i$ has inputs
 # $x \sim \mathcal N(\mu_i, I)$ in $\mathbb R^d$. At a test input $x_0$, let the nearest
 # centre be $\mu_1$ at distance $d_1$ and the second nearest $\mu_2$ at distance $d_2$,
-# with $0 < d_1 < d_2$ and no tie for second place; write $s = d_2 - d_1$.
+# with $0 < d_1 < d_2$ and no tie for second place; write $s = d_2 - d_1$. (The paper
+# calls these "the distances of $\mu_0$ and $\mu_1$"; they are those of $\mu_1$ and
+# $\mu_2$.)
 #
 # ```{prf:proposition} Claim 1: the Bayes label is the nearest centre
 # :label: claim-bayes-nearest
@@ -311,7 +313,8 @@ glue("gap_small", float(gap_small), display=False)
 # The median learner's sample complexity grows like $\Delta^{-2}$ (fitted log–log slope
 # {glue:text}`slope_n:.2f` for $s \le 0.4$) and stays within a factor
 # {glue:text}`ratio_sharp_lo:.1f`–{glue:text}`ratio_sharp_hi:.1f` of the sharp bound, the
-# factor $\pi$ of the median's asymptotic variance $\pi/(2 n_i)$. The corrected Lemma 6
+# factor $\pi = (\pi/2) \cdot 2$: the median's asymptotic variance $\pi/(2 n_i)$, and two
+# estimated centres instead of one. The corrected Lemma 6
 # bound, of order $1/\Delta$, is {glue:text}`gap_small:.0f` times too small at
 # $s = 0.05$; with the paper's $\Delta$ it would be smaller still.
 #
@@ -320,9 +323,10 @@ glue("gap_small", float(gap_small), display=False)
 # ```{prf:lemma} Lemma 7 of the paper
 # :label: lem-gauss-attack
 #
-# For every $N$ there is a transform $T$ that replaces $N\Delta/k$ samples in
-# expectation such that every unbiased learner trained on $T(D)$, $D \sim P^N$,
-# predicts the Bayes label $y_0$ at $x_0$ with probability at most $1/k$.
+# For every $N$ there is a transform $T$ that replaces $N\Delta(s+\varepsilon)/k$
+# samples in expectation ($\to N\Delta/k$ as $\varepsilon \to 0$) such that every
+# unbiased learner trained on $T(D)$, $D \sim P^N$, predicts the Bayes label $y_0$ at
+# $x_0$ with probability at most $1/k$.
 # ```
 #
 # ```{prf:proof}
@@ -374,9 +378,11 @@ glue("l7_zmax", float(lemma7["z"].abs().max()), display=False)
 #
 # ## The $\Delta$-scaling tension
 #
-# Put the two lemmas together as the paper does: Lemma 6 says $n \gtrsim 1/\Delta$, and
-# Lemma 7's attack costs about $N\Delta/k$, which is then $O(N/n)$ as the conjecture
-# predicts. With the sharp sample complexity $n \asymp k/\Delta^2$ the picture changes:
+# Put the two lemmas together as the paper does: Lemma 6 says $n \gtrsim k/\Delta$. If
+# that bound were tight, Lemma 7's attack of about $N\Delta/k$ would be $\Theta(N/n)$,
+# as the conjecture predicts; the paper reads it that way. But a lower bound on $n$ only
+# shows that the attack is $\Omega(N/n)$ (the logical direction of
+# {ref}`chap-bijection`). With the sharp sample complexity $n \asymp k/\Delta^2$ the picture changes:
 # $N/n$ is of order $N\Delta^2/k$, while the Lemma 7 attack costs order $N\Delta/k$, a
 # factor $1/\Delta$ more.
 #
