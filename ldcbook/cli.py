@@ -43,34 +43,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _number(convert: Any, accept: Any, expected: str) -> Any:
+    """An argparse type: ``convert(text)``, kept only if ``accept(value)``."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+_positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+_nonnegative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
+_positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive number")
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -255,7 +245,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from ldcbook import data, partition, store
     from ldcbook.certify import fa_shifts
     from ldcbook.config import scale as current_scale
-    from ldcbook.ensemble import fit_scores, preset
+    from ldcbook.ensemble import TrainConfig, fit_scores
+    from ldcbook.experiments import experiment_spec
 
     if args.device is not None:
         try:
@@ -275,39 +266,33 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         torch.set_num_threads(args.threads)
     scale = args.scale or current_scale()
     dataset = data.load(args.dataset, root=args.data_root, download=args.download)
-    shifts = [0] if args.d == 1 else [int(s) for s in fa_shifts(args.k, args.d)]
-    parts = partition.partitions(dataset, args.k, args.d, shifts)
-    spec: dict[str, Any] = {
-        "dataset": args.dataset,
-        "k": args.k,
-        "d": args.d,
-        "shifts": shifts,
-        "learner": args.learner,
-        "seed": args.seed,
-        "scale": scale,
-    }
     progress = not args.no_progress
     if args.learner == "rnn":
         radius = args.radius if args.radius is not None else (
             20.0 if args.features == "hog" else 100.0)
-        spec["rnn"] = {"radius": radius, "features": args.features}
+        shifts = [0] if args.d == 1 else [int(s) for s in fa_shifts(args.k, args.d)]
+        spec: dict[str, Any] = {
+            "dataset": args.dataset, "k": args.k, "d": args.d, "shifts": shifts,
+            "learner": args.learner, "seed": args.seed, "scale": scale,
+            "rnn": {"radius": radius, "features": args.features},
+        }
         train_fn = _rnn_train_fn(dataset, args.features, radius)
     else:
-        overrides: dict[str, Any] = {}
-        for name, value in (("augment", args.augment), ("epochs", args.epochs),
-                            ("batch_size", args.batch_size), ("lr", args.lr)):
-            if value is not None:
-                overrides[name] = value
-        config = preset(args.schedule, args.dataset, args.learner, scale=scale,
-                        seed=args.seed, **overrides)
-        spec["schedule"] = args.schedule
-        spec["train"] = config.to_dict()
+        # The same spec the experiment chapter builds, so either resumes the other's run.
+        spec = experiment_spec(
+            args.dataset, args.k, args.d, args.learner, args.schedule, scale, args.seed,
+            augment=args.augment, epochs=args.epochs, batch_size=args.batch_size,
+            lr=args.lr,
+        )
         # execution details that do not change the experiment stay out of the manifest
-        runtime = config.replace(device=args.device, group_size=args.group_size)
+        runtime = TrainConfig.from_dict(spec["train"]).replace(
+            device=args.device, group_size=args.group_size
+        )
 
         def train_fn(ds: Any, parts_: Any, ids: Any, _spec: Any) -> np.ndarray:
             return fit_scores(ds, parts_, ids, runtime, progress=progress)
 
+    parts = partition.partitions(dataset, args.k, args.d, spec["shifts"])
     chunk = args.chunk or len(parts)
     run = store.run_training(args.out, dataset, parts, spec, chunk_size=chunk,
                              shard=args.shard, train_fn=train_fn, progress=progress)
@@ -352,7 +337,7 @@ def one_hot_scores(predictions: np.ndarray, num_classes: int) -> np.ndarray:
     run directory made for score arrays.
 
     An abstention (``-1``, an empty rNN ball) becomes a row of zeros, which
-    :func:`predictions_from_scores` reads back as ``-1``.
+    :func:`ldcbook.ensemble.votes` reads back as ``-1``.
 
     Parameters
     ----------
@@ -370,29 +355,6 @@ def one_hot_scores(predictions: np.ndarray, num_classes: int) -> np.ndarray:
     voted = predictions >= 0
     out[voted, predictions[voted]] = 1.0
     return out
-
-
-def predictions_from_scores(scores: np.ndarray) -> np.ndarray:
-    """Each model's vote: the smallest class with the top score; -1 if all scores tie.
-
-    The votes the DPA and FA certificates count (``ALGORITHMS.md``).
-
-    A row whose scores are all equal is an abstention (⊥): the zero rows of
-    :func:`one_hot_scores`, or a network whose logits are all equal.
-
-    Parameters
-    ----------
-    scores : numpy.ndarray
-        ``(n_test, models, C)``.
-
-    Returns
-    -------
-    numpy.ndarray
-        int64 ``(n_test, models)``.
-    """
-    votes = np.argmax(scores, axis=2).astype(np.int64)
-    tie = scores.max(axis=2) == scores.min(axis=2)
-    return np.where(tie, -1, votes)
 
 
 # --------------------------------------------------------------------------------------
@@ -440,6 +402,7 @@ def certify_run(
     prediction, radius : numpy.ndarray
     """
     from ldcbook import certify
+    from ldcbook.ensemble import votes
 
     num_classes = scores.shape[2]
     d = int(spec["d"])
@@ -447,7 +410,7 @@ def certify_run(
         if spec["learner"] == "rnn":
             raise ValueError("roe needs score vectors; an rnn run stores votes only")
         return certify.roe(scores, d=d, shifts=spec["shifts"] if d > 1 else None)
-    preds = predictions_from_scores(scores)
+    preds = votes(scores)
     if method == "fa":
         return certify.fa(preds, num_classes, d, spec["shifts"])
     if d > 1:

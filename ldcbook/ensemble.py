@@ -57,6 +57,7 @@ from torch import nn
 
 from ldcbook import augment as aug
 from ldcbook._checks import check_array, check_int, check_real
+from ldcbook.certify import count_votes
 from ldcbook.config import by_scale
 from ldcbook.models import LEARNERS, GroupedNet, build_model
 from ldcbook.partition import channel_stats
@@ -1345,6 +1346,10 @@ def fit_scores(
 def votes(scores: np.ndarray) -> np.ndarray:
     """Each model's vote: the smallest class with the largest score (DPA's votes).
 
+    A row whose scores are all equal is an abstention (⊥, ``-1``): the zero rows that
+    :func:`ldcbook.cli.one_hot_scores` stores for an empty rNN ball, or a network whose
+    logits are all equal. The DPA and FA certificates do not count it.
+
     Parameters
     ----------
     scores : numpy.ndarray
@@ -1353,10 +1358,11 @@ def votes(scores: np.ndarray) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        int64 ``(n_test, models)``.
+        int64 ``(n_test, models)``, ``-1`` for an abstention.
     """
     scores = check_array("scores", scores, ndim=3, kind="f", finite=False)
-    return np.argmax(scores, axis=2).astype(np.int64)
+    tie = scores.max(axis=2) == scores.min(axis=2)
+    return np.where(tie, -1, np.argmax(scores, axis=2)).astype(np.int64)
 
 
 def accuracy(scores: np.ndarray, labels: Any) -> tuple[float, np.ndarray]:
@@ -1387,8 +1393,7 @@ def accuracy(scores: np.ndarray, labels: Any) -> tuple[float, np.ndarray]:
             f"labels must have {scores.shape[0]} entries, got {len(labels)}"
         )
     v = votes(scores)
-    counts = np.zeros((scores.shape[0], scores.shape[2]), dtype=np.int64)
-    np.add.at(counts, (np.arange(len(v))[:, None], v), 1)
+    counts = count_votes(v, scores.shape[2])  # abstentions do not vote
     pred = np.argmax(counts, axis=1)
     return float(np.mean(pred == labels)), np.mean(v == labels[:, None], axis=0)
 

@@ -124,6 +124,23 @@ def _counts(
     return counts
 
 
+def _check_rnn_inputs(
+    train_feats: Any, train_labels: Any, test_feats: Any, radius: Any, num_classes: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
+    """The checks shared by :func:`rnn_counts` and :func:`rnn_predictions`."""
+    train = _check_feats("train_feats", train_feats)
+    test = _check_feats("test_feats", test_feats)
+    num_classes = check_int("num_classes", num_classes, min_value=1)
+    labels = _check_labels(train_labels, len(train), num_classes)
+    radius = check_real("radius", radius, low=0.0)
+    if train.shape[1] != test.shape[1]:
+        raise ValueError(
+            f"train_feats and test_feats must have the same number of features, got "
+            f"{train.shape[1]} and {test.shape[1]}"
+        )
+    return train, labels, test, radius, num_classes
+
+
 def rnn_counts(
     train_feats: Any,
     train_labels: Any,
@@ -162,16 +179,9 @@ def rnn_counts(
     TypeError, ValueError
         If shapes, dtypes or values are wrong.
     """
-    train = _check_feats("train_feats", train_feats)
-    test = _check_feats("test_feats", test_feats)
-    num_classes = check_int("num_classes", num_classes, min_value=1)
-    labels = _check_labels(train_labels, len(train), num_classes)
-    radius = check_real("radius", radius, low=0.0)
-    if train.shape[1] != test.shape[1]:
-        raise ValueError(
-            f"train_feats and test_feats must have the same number of features, got "
-            f"{train.shape[1]} and {test.shape[1]}"
-        )
+    train, labels, test, radius, num_classes = _check_rnn_inputs(
+        train_feats, train_labels, test_feats, radius, num_classes
+    )
     return _counts(train, np.eye(num_classes)[labels], test, radius)
 
 
@@ -227,16 +237,9 @@ def rnn_predictions(
     TypeError, ValueError
         If shapes, dtypes, indices or values are wrong.
     """
-    train = _check_feats("train_feats", train_feats)
-    test = _check_feats("test_feats", test_feats)
-    num_classes = check_int("num_classes", num_classes, min_value=1)
-    labels = _check_labels(train_labels, len(train), num_classes)
-    radius = check_real("radius", radius, low=0.0)
-    if train.shape[1] != test.shape[1]:
-        raise ValueError(
-            f"train_feats and test_feats must have the same number of features, got "
-            f"{train.shape[1]} and {test.shape[1]}"
-        )
+    train, labels, test, radius, num_classes = _check_rnn_inputs(
+        train_feats, train_labels, test_feats, radius, num_classes
+    )
     if isinstance(parts, (str, bytes)) or not isinstance(parts, Sequence):
         raise TypeError(
             f"parts must be a sequence of index arrays, got {type(parts).__name__}"

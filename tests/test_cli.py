@@ -12,7 +12,8 @@ import torch
 
 from ldcbook import store
 from ldcbook.certify import certified_accuracy, count_votes, dpa
-from ldcbook.cli import build_parser, main, one_hot_scores, predictions_from_scores
+from ldcbook.cli import build_parser, main, one_hot_scores
+from ldcbook.ensemble import votes
 from ldcbook.data import load
 from ldcbook.ensemble import fit_scores, preset
 from ldcbook.partition import partitions
@@ -195,6 +196,6 @@ def test_one_hot_scores_round_trip():
     preds = np.array([[0, -1, 2], [1, 1, -1]])
     scores = one_hot_scores(preds, 3)
     assert scores.shape == (2, 3, 3)
-    assert np.array_equal(predictions_from_scores(scores), preds)
+    assert np.array_equal(votes(scores), preds)
     logits = np.array([[[0.2, 0.2, 0.1]]], dtype=np.float32)
-    assert predictions_from_scores(logits).tolist() == [[0]]  # tie to the smaller class
+    assert votes(logits).tolist() == [[0]]  # tie to the smaller class

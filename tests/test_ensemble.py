@@ -243,9 +243,10 @@ def test_progress_bar_and_bad_inputs(digits, parts, capsys):
 def test_votes_and_accuracy_helpers():
     scores = np.array([[[0.1, 0.9], [0.5, 0.5], [2.0, 1.0]],
                        [[1.0, 0.0], [0.0, 1.0], [0.0, 3.0]]], dtype=np.float32)
-    assert votes(scores).tolist() == [[1, 0, 0], [0, 1, 1]]  # ties: smaller class
+    assert votes(scores).tolist() == [[1, -1, 0], [0, 1, 1]]  # all equal: abstain
+    assert votes(scores[:, :, [0, 1, 1]]).tolist() == [[1, -1, 0], [0, 1, 1]]  # ties
     ens, per_model = accuracy(scores, np.array([0, 1]))
-    assert ens == 1.0 and per_model.tolist() == [0.0, 1.0, 1.0]
+    assert ens == 1.0 and per_model.tolist() == [0.0, 0.5, 1.0]  # ⊥ is never right
     # a 1-1 tie between classes goes to the smaller class
-    ens, _ = accuracy(scores[:, :2], np.array([0, 0]))
+    ens, _ = accuracy(scores[:, [0, 2]], np.array([0, 0]))
     assert ens == 1.0

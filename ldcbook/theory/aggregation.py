@@ -44,6 +44,7 @@ import numpy as np
 from ldcbook._checks import check_array, check_int, check_seed
 from ldcbook.certify import count_votes, dpa
 from ldcbook.theory import gaussian as ga
+from ldcbook.theory._common import check_learner
 
 HASHINGS: tuple[str, ...] = ("content", "copy")
 """Partitioning rules of :func:`partition_ids` (see the module docstring)."""
@@ -266,12 +267,6 @@ def content_codes(X: Any, y: Any) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 # Bijection Uncovering
 # --------------------------------------------------------------------------------------
-def _check_learner(learner: Any) -> str:
-    if learner not in LEARNERS:
-        raise ValueError(f"learner must be one of {LEARNERS}, got {learner!r}")
-    return learner
-
-
 def sample_bijection(
     k: int, N: int, trials: int, seed: int | np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -362,7 +357,7 @@ def bijection_predictions(
     """
     k = check_int("k", k, min_value=3)
     partitions = check_int("partitions", partitions, min_value=1)
-    hashing, learner = _check_hashing(hashing), _check_learner(learner)
+    hashing, learner = _check_hashing(hashing), check_learner(learner, LEARNERS)
     X, Y = _check_finite_sets(X, Y, k)
     trials, _ = X.shape
     codes = X * k + Y
