@@ -6,7 +6,9 @@ its definition), and attacks are enumerated exhaustively. The threat model is th
 the certificates assume: each poisoned sample lands in one partition (DPA) or one
 bucket (FA); corrupting a bucket hands the attacker all models it feeds, and a
 corrupted model may output anything: any class or ⊥ (vote attacks), or any weak order
-of the classes as its scores (run-off attacks).
+of the classes as its scores (run-off attacks; the order with every class tied is ⊥).
+A model whose scores are all equal has no preference and abstains in both rounds of the
+run-off, as in DPA's and FA's votes.
 """
 
 from __future__ import annotations
@@ -26,9 +28,14 @@ def plurality_batch(votes: np.ndarray, num_classes: int) -> np.ndarray:
 
 
 def runoff_batch(scores: np.ndarray) -> np.ndarray:
-    """Run-Off Election prediction for scores of shape ``(..., models, C)``."""
+    """Run-Off Election prediction for scores of shape ``(..., models, C)``.
+
+    A model whose scores are all equal abstains in round 1 (and ties, so abstains, in
+    round 2).
+    """
     num_classes = scores.shape[-1]
     votes = np.argmax(scores, axis=-1)  # first maximum: ties to the smaller index
+    votes = np.where(scores.max(axis=-1) == scores.min(axis=-1), -1, votes)
     counts = np.stack([(votes == c).sum(axis=-1) for c in range(num_classes)], axis=-1)
     key = counts * num_classes + (num_classes - 1 - np.arange(num_classes))
     order = np.argsort(-key, axis=-1)

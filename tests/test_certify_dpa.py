@@ -10,7 +10,7 @@ from certify_brute import dpa_point, vote_attack_exists
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ldcbook.certify import count_votes, dpa
+from ldcbook.certify import count_votes, dpa, fa, votes_from_scores
 
 
 # Hand-worked: r = min over c != ŷ of floor((N_ŷ - N_c - [c < ŷ]) / 2).
@@ -53,6 +53,57 @@ def test_dpa_shapes_and_dtypes():
 def test_count_votes_ignores_abstentions():
     preds = np.array([[0, 2, 2, -1, 1], [-1, -1, -1, -1, -1]])
     assert count_votes(preds, 3).tolist() == [[1, 1, 2], [0, 0, 0]]
+
+
+@pytest.mark.parametrize("num_classes", [1, 2, 5, 127, 128, 300])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
+def test_votes_from_scores_first_maximum_or_abstain(num_classes, dtype):
+    rng = np.random.default_rng(num_classes)
+    scores = rng.integers(0, 3, size=(70, 9, num_classes)).astype(dtype)
+    scores[:, 4] = 2  # one model with no preference everywhere
+    scores[5] = -7  # a point where every model has none
+    votes = votes_from_scores(scores)
+    tie = scores.max(axis=2) == scores.min(axis=2)
+    assert votes.dtype == np.int64 and votes.shape == (70, 9)
+    assert votes.tolist() == np.where(tie, -1, scores.argmax(axis=2)).tolist()
+    assert (votes[:, 4] == -1).all() and (votes[5] == -1).all()
+    # Non-contiguous input gives the same votes.
+    assert votes_from_scores(scores.transpose(1, 0, 2)).tolist() == votes.T.tolist()
+
+
+def test_votes_from_scores_edge_cases():
+    inf = np.inf
+    s = [[[inf, 1.0], [inf, inf], [-inf, -inf], [-inf, 0.0], [0.0, 0.0]]]
+    assert votes_from_scores(s).tolist() == [[0, -1, -1, 1, -1]]
+    assert votes_from_scores(np.zeros((0, 3, 2))).shape == (0, 3)
+    assert votes_from_scores(np.zeros((2, 0, 2))).shape == (2, 0)
+    with pytest.raises(ValueError, match="must not hold NaN"):
+        votes_from_scores([[[0.0, np.nan]]])
+    with pytest.raises(ValueError, match="at least 1 class"):
+        votes_from_scores(np.zeros((1, 2, 0)))
+    with pytest.raises(ValueError, match="3 dimension"):
+        votes_from_scores(np.zeros((2, 2)))
+    with pytest.raises(TypeError, match="real numeric"):
+        votes_from_scores([[["a", "b"]]])
+
+
+def test_models_without_preference_do_not_vote_in_dpa_or_fa():
+    # Two models for class 1, one for 0; adding all-equal models (zero rows, 3.7 rows)
+    # changes neither DPA nor FA, which see them as -1 (weight 1 in FA's buckets).
+    scores = np.array([[[0.0, 2.0, 1.0], [0.0, 3.0, 1.0], [2.0, 1.0, 0.0]]])
+    padded = np.concatenate([scores, np.zeros((1, 2, 3)), np.full((1, 1, 3), 3.7)], 1)
+    votes = votes_from_scores(padded)
+    assert votes.tolist() == [[1, 1, 0, -1, -1, -1]]
+    assert count_votes(votes, 3).tolist() == [[1, 2, 0]]
+    expected = dpa(count_votes(votes_from_scores(scores), 3))
+    assert [a.tolist() for a in dpa(count_votes(votes, 3))] == [
+        a.tolist() for a in expected
+    ]
+    # FA with d = 2 over six models: the blanks weigh like any ⊥ voter.
+    as_bottom = np.array([[1, 1, 0, -1, -1, -1]])
+    assert [a.tolist() for a in fa(votes, 3, 2, [0, 1])] == [
+        a.tolist() for a in fa(as_bottom, 3, 2, [0, 1])
+    ]
 
 
 @pytest.mark.parametrize("num_classes", [2, 10, 24, 25, 43, 200])

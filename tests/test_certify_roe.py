@@ -1,4 +1,4 @@
-"""Tests for ldcbook.certify.roe: tie-breaks, DPA = FA at d = 1, brute force."""
+"""Tests for ldcbook.certify.roe: ties, abstention, DPA = FA at d = 1, brute force."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from certify_brute import fa_groups, runoff_batch, score_attack_exists
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ldcbook.certify import count_votes, dpa, roe
+from ldcbook.certify import count_votes, dpa, roe, votes_from_scores
 
 
 def _need(weights, target):
@@ -30,11 +30,18 @@ def roe_point(scores, groups, pair_term=True):
 
     ``groups[h]`` lists the models bucket ``h`` feeds (one model per group for DPA).
     ``pair_term=False`` drops the ``g1 + g2`` term of CertR1 (to find cases where it
-    decides the radius).
+    decides the radius). A model whose scores are all equal votes ⊥ (``None``), which
+    weighs 1 in every "to c from a" and pair weight.
     """
     scores = [list(map(float, s)) for s in scores]
     num_classes = len(scores[0])
-    votes = [max(range(num_classes), key=lambda c, s=s: (s[c], -c)) for s in scores]
+
+    def vote(s):
+        if min(s) == max(s):
+            return None  # no preference: ⊥
+        return max(range(num_classes), key=lambda c: (s[c], -c))
+
+    votes = [vote(s) for s in scores]
     n_votes = [votes.count(c) for c in range(num_classes)]
     m1, m2 = sorted(range(num_classes), key=lambda c: (-n_votes[c], c))[:2]
 
@@ -91,19 +98,36 @@ def test_roe_round_two_tie_goes_to_smaller_index():
 
 
 def test_roe_score_ties_abstain_and_runner_up_can_win():
-    # Votes: model 0 ties 0/1 and so votes 0 (smaller index), model 1 votes 0, model 2
-    # votes 1: N = (2, 1). Round 2: two abstentions and one vote for 1: M_0[1] = -1,
-    # so the runner-up 1 wins. Radius: C = 2 has no knock-out route; swinging M back
-    # takes ceil((1 + [0 > 1]) / 2) = 1 model, so r = 0.
-    s = [[[1.0, 1.0], [1.0, 1.0], [0.0, 1.0]]]
+    # Votes: models 0 and 1 tie 0/1 (above 2) and so vote 0 (smaller index), model 2
+    # votes 1: N = (2, 1, 0). Round 2: two abstentions and one vote for 1: M_0[1] = -1,
+    # so the runner-up 1 wins. Radius: swinging M back takes ceil((1 + [0 > 1]) / 2)
+    # = 1 model; knocking 1 out needs g(1, 0) = 0 and g(1, 2) = 2, D = 1. So r = 0.
+    s = [[[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0]]]
     assert [a.tolist() for a in roe(s)] == [[1], [0]]
 
 
 def test_roe_all_scores_tied_gives_radius_zero_not_minus_one():
-    # Every model ties every class: votes all go to 0, M_0[1] = 0, class 0 wins; one
-    # corrupted model decides round 2, so r = 0. The reference rule gave -1 here.
+    # Every model ties every class, so every model abstains: N = 0, the finalists are
+    # 0 and 1, M_0[1] = 0, class 0 wins; one corrupted model decides it, so r = 0. The
+    # reference rule gave -1 here.
     s = np.zeros((1, 5, 3))
     assert [a.tolist() for a in roe(s)] == [[0], [0]]
+    assert [a.tolist() for a in roe(s, 5, [0, 1, 2, 3, 4])] == [[0], [0]]
+
+
+def test_roe_model_without_preference_abstains_in_round_one():
+    # Model 0 votes 1 (1 > 2 > 0), model 1 votes 2 (2 > 0 > 1), model 2 scores all
+    # classes 0. With model 2 abstaining, N = (0, 1, 1): finalists 1 and 2, M_1[2] = 0,
+    # so 1 wins, exactly as without model 2. Counting model 2 as a vote for class 0
+    # (the first maximum) would give N = (1, 1, 1), finalists 0 and 1, M_0[1] = 0 and
+    # the prediction 0.
+    s = np.array([[[0.0, 2.0, 1.0], [1.0, 0.0, 2.0], [0.0, 0.0, 0.0]]])
+    assert votes_from_scores(s).tolist() == [[1, 2, -1]]
+    assert runoff_batch(s).tolist() == [1]
+    assert [a.tolist() for a in roe(s)] == [a.tolist() for a in roe(s[:, :2])]
+    assert [a.tolist() for a in roe(s)] == [[1], [0]]
+    groups = [[i] for i in range(3)]
+    assert score_attack_exists(s[0], groups, 1)
 
 
 def test_roe_round_one_tie_orders_by_index():
@@ -137,6 +161,7 @@ def test_roe_unanimous():
 
 @st.composite
 def score_tensors(draw, max_models=8, max_classes=5, rows=1, d_values=(1,)):
+    """Random scores with many ties; some models score every class alike (abstain)."""
     d = draw(st.sampled_from(d_values))
     k = draw(st.integers(1, max(1, max_models // d)))
     num_classes = draw(st.integers(2, max_classes))
@@ -149,6 +174,9 @@ def score_tensors(draw, max_models=8, max_classes=5, rows=1, d_values=(1,)):
     boost = rng.random((rows, k * d)) < draw(st.sampled_from([0.0, 0.5, 0.8]))
     at = (np.arange(rows)[:, None], np.arange(k * d)[None, :], favourite[:, None])
     scores[at] += np.where(boost, levels, 0)
+    # Models with no preference: all their scores equal (they abstain).
+    blank = rng.random((rows, k * d)) < draw(st.sampled_from([0.0, 0.0, 0.2, 0.5]))
+    scores[blank] = draw(st.sampled_from([0.0, 3.7, -1.0]))
     shifts = draw(st.permutations(range(k * d)))[:d]
     return scores, k, d, list(shifts)
 
@@ -216,6 +244,90 @@ def test_roe_brute_force_sound_four_classes():
         scores[:, 0] += (rng.random(k) < 0.7) * 3
         r = int(roe(scores[None])[1][0])
         assert not score_attack_exists(scores, [[i] for i in range(k)], min(r, 2))
+
+
+def _blank_out(scores, blank, values):
+    """Copy of ``scores`` where the models marked in ``blank`` score all classes alike.
+
+    ``values[i, j]`` is the constant score of model ``j`` at point ``i``.
+    """
+    out = scores.copy()
+    out[blank] = values[blank][:, None]
+    return out
+
+
+@settings(max_examples=100, deadline=None)
+@given(score_tensors(max_models=10, max_classes=6, rows=8), st.data())
+def test_roe_dpa_ignores_added_models_without_preference(instance, data):
+    """Inserting models whose scores are all equal changes no prediction nor radius."""
+    scores, k, _, _ = instance
+    rows, _, num_classes = scores.shape
+    extra = data.draw(st.integers(1, 6))
+    value = data.draw(st.sampled_from([0.0, 3.7, -2.5, 1e6]))
+    where = data.draw(st.lists(st.integers(0, k), min_size=extra, max_size=extra))
+    padded = np.insert(scores, sorted(where), value, axis=1)
+    assert padded.shape == (rows, k + extra, num_classes)
+    before, after = roe(scores), roe(padded)
+    assert after[0].tolist() == before[0].tolist()
+    assert after[1].tolist() == before[1].tolist()
+    # The same rule in DPA's votes: the added models are -1 and not counted.
+    added = np.isin(np.arange(k + extra), sorted(where) + np.arange(extra))
+    votes = votes_from_scores(padded)
+    assert (votes[:, added] == -1).all()
+    expected = count_votes(votes_from_scores(scores), num_classes)
+    assert count_votes(votes, num_classes).tolist() == expected.tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    score_tensors(max_models=24, max_classes=5, rows=6, d_values=(2, 3, 4)), st.data()
+)
+def test_roe_fa_models_without_preference_abstain(instance, data):
+    """FA+ROE: a model with all scores equal is ⊥, whatever its constant.
+
+    Blanking models with different constants gives the same result, which is the
+    plain definition with those models voting ⊥ (weight 1 in the "to c from a" and
+    pair weights, a tie in round 2).
+    """
+    scores, k, d, shifts = instance
+    rows, models, _ = scores.shape
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    blank = rng.random((rows, models)) < data.draw(st.sampled_from([0.2, 0.5, 1.0]))
+    zero = _blank_out(scores, blank, np.zeros((rows, models)))
+    mixed = _blank_out(scores, blank, rng.normal(size=(rows, models)) * 10)
+    first, second = roe(zero, d, shifts), roe(mixed, d, shifts)
+    assert first[0].tolist() == second[0].tolist()
+    assert first[1].tolist() == second[1].tolist()
+    assert (votes_from_scores(mixed)[blank] == -1).all()
+    groups = fa_groups(k, d, shifts)
+    for i in range(rows):
+        assert (int(first[0][i]), int(first[1][i])) == roe_point(zero[i], groups)
+    assert first[0].tolist() == runoff_batch(zero).tolist()
+    # With d = 1 the bucket computation still equals the DPA closed form.
+    closed, buckets = roe(zero[:, :k]), roe(zero[:, :k], 1, [0])
+    assert closed[0].tolist() == buckets[0].tolist()
+    assert closed[1].tolist() == buckets[1].tolist()
+
+
+def test_roe_brute_force_sound_with_abstaining_models():
+    """Seeded DPA+ROE and FA+ROE instances with abstaining models, by brute force."""
+    rng = np.random.default_rng(29)  # a seed where counting blanks as votes for 0 differs
+    radii = []
+    for k, d, num_classes, n_blank in [(5, 1, 3, 2), (4, 1, 3, 1), (4, 1, 4, 2),
+                                        (3, 2, 3, 2), (2, 2, 3, 1)] * 3:
+        scores = rng.integers(0, 3, size=(k * d, num_classes)).astype(float)
+        scores[:, 1] += (rng.random(k * d) < 0.8) * 3  # not class 0: blanks as 0-votes would matter
+        scores[rng.permutation(k * d)[:n_blank]] = rng.choice([0.0, 3.7])
+        shifts = rng.permutation(k * d)[:d].tolist()
+        groups = fa_groups(k, d, shifts)
+        pred, radius = roe(scores[None], d, shifts if d > 1 else None)
+        assert pred.tolist() == runoff_batch(scores[None]).tolist()
+        assert (int(pred[0]), int(radius[0])) == roe_point(scores, groups)
+        cap = (4 if num_classes == 3 else 2) // d  # at most 13**4 or 75**2 options
+        r = min(int(radius[0]), cap)
+        radii.append(r)
+        assert not score_attack_exists(scores, groups, r)
+    assert max(radii) >= 1
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ Modules: :mod:`~ldcbook.certify.dpa` (Deep Partition Aggregation),
 :mod:`~ldcbook.certify.metrics` (certified accuracy, median radius). numpy only.
 """
 
-from ldcbook.certify.dpa import count_votes, dpa
+from ldcbook.certify.dpa import count_votes, dpa, votes_from_scores
 from ldcbook.certify.fa import fa, fa_shifts
 from ldcbook.certify.metrics import certified_accuracy, certified_radii, median_radius
 from ldcbook.certify.nn import knn, rnn
@@ -29,4 +29,5 @@ __all__ = [
     "median_radius",
     "rnn",
     "roe",
+    "votes_from_scores",
 ]

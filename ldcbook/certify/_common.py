@@ -2,7 +2,8 @@
 
 Three vectorised building blocks carry every certificate in the package:
 
-* :func:`plurality`, :func:`first_argmax` and :func:`count_votes_unchecked`: votes and
+* :func:`votes_from_scores_unchecked`, :func:`plurality` and
+  :func:`count_votes_unchecked`: votes (a model whose scores are all equal abstains) and
   the plurality winner, ties to the smaller class index;
 * :func:`bucket_sums`: for each Finite Aggregation bucket ``h``, the sum of a per-model
   quantity over the ``d`` models ``(h + s_j) mod (k d)`` that the bucket feeds;
@@ -32,22 +33,36 @@ def ceil_div(a: np.ndarray, b: int) -> np.ndarray:
     return -(-a // b)
 
 
-def first_argmax(x: np.ndarray, axis: int) -> np.ndarray:
-    """``numpy.argmax`` (first maximum: ties to the smaller index) along ``axis``.
+def votes_from_scores_unchecked(x: np.ndarray, axis: int) -> np.ndarray:
+    """Each model's vote from its scores along ``axis``; ``-1`` (⊥) where all are equal.
+
+    The one place of the vote rule (ALGORITHMS.md, "Run-Off Election"): a model votes
+    for its first maximum (ties to the smaller class index), and a model with no
+    preference (all its scores equal) abstains, so it is counted by neither DPA, FA nor
+    either round of ROE.
 
     For a non-contiguous axis, ``numpy.argmax`` copies the array; here the maximum is
     a vectorised reduction and the smallest maximising index is recovered as
     ``C - max(weight)``, with weight ``C - c`` on the maxima and 0 elsewhere.
-    ``x`` must hold no NaN.
+    ``x`` must hold no NaN and have at least one entry along ``axis``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x``'s shape without ``axis``; the smallest signed dtype holding
+        ``-1..C-1`` among int8, int16 and int64 (compact votes count faster).
     """
     size = x.shape[axis]
     dtype = np.int8 if size <= 127 else np.int16 if size <= 32767 else np.int64
     shape = [1] * x.ndim
     shape[axis] = size
     weight = (size - np.arange(size, dtype=dtype)).reshape(shape)
-    at_max = x == x.max(axis=axis, keepdims=True)
+    top = x.max(axis=axis, keepdims=True)
+    at_max = x == top
     key = np.multiply(at_max.view(np.int8), weight, dtype=dtype)
-    return size - key.max(axis=axis)
+    votes = (size - key.max(axis=axis)).astype(dtype, copy=False)
+    votes[np.squeeze(top, axis=axis) == x.min(axis=axis)] = -1
+    return votes
 
 
 def plurality(votes: np.ndarray) -> np.ndarray:

@@ -25,7 +25,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ldcbook._checks import check_array, check_int
-from ldcbook.certify._common import count_votes_unchecked, row_chunks
+from ldcbook.certify._common import (
+    count_votes_unchecked,
+    row_chunks,
+    votes_from_scores_unchecked,
+)
 
 
 def check_votes(name: str, votes: ArrayLike) -> np.ndarray:
@@ -87,6 +91,55 @@ def count_votes(predictions: ArrayLike, num_classes: int) -> np.ndarray:
     num_classes = check_int("num_classes", num_classes, min_value=2)
     arr = check_predictions("predictions", predictions, num_classes)
     return count_votes_unchecked(arr, num_classes)
+
+
+def votes_from_scores(scores: ArrayLike) -> np.ndarray:
+    """Each base model's vote from its scores; ``-1`` (⊥) if all its scores are equal.
+
+    The vote rule of DPA, FA and ROE (ALGORITHMS.md, "Run-Off Election"): a model votes
+    for the smallest class with its largest score, and a model with no preference (all
+    scores equal, e.g. the zero rows stored for an empty rNN ball) abstains: it counts
+    for no class, and weighs as ⊥ in FA's buckets.
+
+    Parameters
+    ----------
+    scores : array_like of float, shape (n, models, C)
+        Each base model's score vector per test point, ``C >= 1``. Infinities are
+        allowed; NaN is rejected.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 array of shape ``(n, models)`` with values in ``[-1, C)``, ready for
+        :func:`count_votes`.
+
+    Raises
+    ------
+    TypeError
+        If ``scores`` is not numeric.
+    ValueError
+        If ``scores`` is not 3-D, has no class, or holds NaN.
+
+    Examples
+    --------
+    >>> s = [[[0.1, 0.7, 0.7], [2.0, 2.0, 2.0], [0.0, 0.0, 1.0]]]
+    >>> votes_from_scores(s).tolist()
+    [[1, -1, 2]]
+    """
+    arr = check_array("scores", scores, ndim=3, kind="f", finite=False)
+    n, models, num_classes = arr.shape
+    if num_classes == 0:
+        raise ValueError(
+            f"scores must have at least 1 class (axis 2), got shape {arr.shape}"
+        )
+    out = np.empty((n, models), dtype=np.int64)
+    for block in row_chunks(n, models * num_classes * arr.dtype.itemsize, 4 << 20):
+        part = arr[block]
+        # min propagates NaN: one reduction instead of a full-size isnan array.
+        if arr.dtype.kind == "f" and part.size and np.isnan(part.min()):
+            raise ValueError("scores must not hold NaN")
+        out[block] = votes_from_scores_unchecked(part, axis=2)
+    return out
 
 
 def _dpa_block(votes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -2,7 +2,10 @@
 
 Rezaei, Banihashem, Chegini & Feizi (ICML 2023); Chapter 6 of the book; ALGORITHMS.md,
 "Run-Off Election". Each base model ``i`` gives a score vector ``s_i`` (logits) and
-votes for its top class (ties to the smaller index).
+votes for its top class (ties to the smaller index). A model whose scores are all equal
+has no preference and abstains (⊥) in both rounds, as in DPA's and FA's votes
+(:func:`ldcbook.certify.votes_from_scores`), so adding such models changes neither a
+prediction nor a radius; on FA it weighs 1 in every bucket weight, like any ⊥ voter.
 
 * Round 1: ``N_c`` = votes for ``c``; the finalists ``m1, m2`` are the top two classes
   in the order ``(-N_c, c)``.
@@ -53,12 +56,12 @@ from ldcbook.certify._common import (
     bucket_sums,
     ceil_div,
     count_votes_unchecked,
-    first_argmax,
     need_count,
     row_chunks,
     row_histogram,
     small_uint,
     top_sum,
+    votes_from_scores_unchecked,
 )
 from ldcbook.certify.fa import check_shifts, check_spread, fa_shifts
 
@@ -145,7 +148,7 @@ def _roe_dpa_chunk(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rows, models, num_classes = scores.shape
     # (rows, C, models): reductions over classes and models run on contiguous data.
     by_class = np.ascontiguousarray(scores.transpose(0, 2, 1))
-    votes = first_argmax(by_class, axis=1)
+    votes = votes_from_scores_unchecked(by_class, axis=1)  # -1: all scores equal
     counts = count_votes_unchecked(votes, num_classes)
     at = np.arange(rows)
 
@@ -169,7 +172,7 @@ def _roe_fa_chunk(
     """FA+ROE prediction and radius for a block; ``by_class``: ``(C, rows, models)``."""
     num_classes, rows, _ = by_class.shape
     classes = np.arange(num_classes)
-    votes = first_argmax(by_class, axis=0)
+    votes = votes_from_scores_unchecked(by_class, axis=0)  # -1: all scores equal
     counts = count_votes_unchecked(votes, num_classes)
 
     def pick(c: np.ndarray) -> np.ndarray:
