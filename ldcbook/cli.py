@@ -30,10 +30,16 @@ from typing import Any
 import numpy as np
 
 from ldcbook.config import SCALES
-
-DATASETS = ("digits", "mnist5k", "mnist", "cifar10", "gtsrb")
-LEARNER_CHOICES = ("cnn", "mlp", "nin", "rnn")
-METHODS = ("dpa", "fa", "roe")
+from ldcbook.ensemble.recipes import PRECISIONS
+from ldcbook.experiments import (
+    DATASETS,
+    LEARNER_CHOICES,
+    METHODS,
+    certify_scores,
+    experiment_spec,
+    prepare_spec,
+    rnn_train_fn,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -166,11 +172,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the run directory (created, or resumed if it exists)")
     train.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
                        help="train only chunks c with c %% N == I (default 0/1: all)")
-    train.add_argument("--chunk", type=_positive_int, default=None, metavar="G",
-                       help="models trained together per chunk (default: all k*d)")
+    train.add_argument("--chunk", type=_positive_int, default=None, metavar="C",
+                       help="models trained per chunk (stored when it finishes; "
+                            "default: all k*d); best a multiple of the group size")
     train.add_argument("--group-size", type=_positive_int, default=None,
-                       help="models fused into one computation inside a chunk "
-                            "(default: automatic; results do not depend on it)")
+                       help="models that share a kernel call: model i trains in group "
+                            "i // G (default: from the learner, image size, batch size "
+                            "and device kind; recorded in the run, and kept when it "
+                            "resumes)")
+    train.add_argument("--precision", choices=PRECISIONS, default=None,
+                       help="fp32, tf32 (float32 with TF32 products on CUDA) or bf16 "
+                            "(CUDA autocast); default: the schedule's (fp32 on the "
+                            "CPU scales, tf32 at full scale)")
     train.add_argument("--device", default=None,
                        help="cpu, cuda or cuda:N (default: cuda when available)")
     train.add_argument("--threads", type=_positive_int, default=None,
@@ -246,7 +259,6 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from ldcbook.certify import fa_shifts
     from ldcbook.config import scale as current_scale
     from ldcbook.ensemble import TrainConfig, fit_scores
-    from ldcbook.experiments import experiment_spec
 
     if args.device is not None:
         try:
@@ -256,10 +268,11 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if dev.type == "cuda" and not torch.cuda.is_available():
             parser.error("argument --device: CUDA is not available on this machine")
     if args.learner == "rnn":
-        nn_options = (args.augment, args.epochs, args.batch_size, args.lr)
+        nn_options = (args.augment, args.epochs, args.batch_size, args.lr,
+                      args.group_size, args.precision)
         if args.schedule != "baseline" or any(v is not None for v in nn_options):
-            parser.error("--schedule/--augment/--epochs/--batch-size/--lr do not apply "
-                         "to --learner rnn")
+            parser.error("--schedule/--augment/--epochs/--batch-size/--lr/--group-size/"
+                         "--precision do not apply to --learner rnn")
     elif args.radius is not None:
         parser.error("--radius applies to --learner rnn only")
     if args.threads is not None:
@@ -276,18 +289,18 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             "learner": args.learner, "seed": args.seed, "scale": scale,
             "rnn": {"radius": radius, "features": args.features},
         }
-        train_fn = _rnn_train_fn(dataset, args.features, radius)
+        train_fn = rnn_train_fn(dataset, args.features, radius)
     else:
         # The same spec the experiment chapter builds, so either resumes the other's run.
         spec = experiment_spec(
             args.dataset, args.k, args.d, args.learner, args.schedule, scale, args.seed,
             augment=args.augment, epochs=args.epochs, batch_size=args.batch_size,
-            lr=args.lr,
+            lr=args.lr, group_size=args.group_size, precision=args.precision,
         )
-        # execution details that do not change the experiment stay out of the manifest
-        runtime = TrainConfig.from_dict(spec["train"]).replace(
-            device=args.device, group_size=args.group_size
-        )
+        # the groups (which models share a kernel call) are part of the run: a new
+        # run records them, a resumed one keeps those it recorded
+        spec = prepare_spec(args.out, spec, dataset, args.device)
+        runtime = TrainConfig.from_dict(spec["train"]).replace(device=args.device)
 
         def train_fn(ds: Any, parts_: Any, ids: Any, _spec: Any) -> np.ndarray:
             return fit_scores(ds, parts_, ids, runtime, progress=progress)
@@ -302,59 +315,6 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
              f"; certify with: python -m ldcbook certify {run.path} --method "
              + ("fa" if args.d > 1 else "dpa")))
     return 0
-
-
-def _rnn_train_fn(dataset: Any, features: str, radius: float) -> Any:
-    from ldcbook.neighbors import hog_features, rnn_predictions
-
-    def feats(x: Any) -> np.ndarray:
-        if features == "hog":
-            side = min(x.shape[2:])
-            # the paper's 8-pixel cells in 3x3 blocks need 24 pixels; smaller images
-            # (digits) get cells of a quarter of their side
-            cell = 8 if side >= 24 else max(1, side // 4)
-            return hog_features(x, pixels_per_cell=cell)
-        arr = x.numpy() if hasattr(x, "numpy") else np.asarray(x)
-        return arr.reshape(len(arr), -1).astype(np.float32) / 255
-
-    cache: dict[str, np.ndarray] = {}
-
-    def train_fn(ds: Any, parts: Any, ids: Any, _spec: Any) -> np.ndarray:
-        if not cache:
-            cache["train"], cache["test"] = feats(ds.x_train), feats(ds.x_test)
-        preds = rnn_predictions(cache["train"], ds.y_train.numpy(),
-                                [parts[i] for i in np.asarray(ids)], cache["test"],
-                                radius, ds.num_classes)
-        return one_hot_scores(preds, ds.num_classes)
-
-    return train_fn
-
-
-def one_hot_scores(predictions: np.ndarray, num_classes: int) -> np.ndarray:
-    """Score rows for vote-only learners: 1 for the predicted class, 0 elsewhere.
-
-    How ``train --learner rnn`` stores the rNN base learners of LDC Section 7.3 in a
-    run directory made for score arrays.
-
-    An abstention (``-1``, an empty rNN ball) becomes a row of zeros, which
-    :func:`ldcbook.ensemble.votes` reads back as ``-1``.
-
-    Parameters
-    ----------
-    predictions : numpy.ndarray
-        int ``(n_test, models)`` with values in ``[-1, num_classes)``.
-    num_classes : int
-
-    Returns
-    -------
-    numpy.ndarray
-        float32 ``(n_test, models, num_classes)``.
-    """
-    predictions = np.asarray(predictions)
-    out = np.zeros(predictions.shape + (num_classes,), dtype=np.float32)
-    voted = predictions >= 0
-    out[voted, predictions[voted]] = 1.0
-    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -382,44 +342,6 @@ def _open_run(
     return run, spec, scores, dataset.y_test.numpy()
 
 
-def certify_run(
-    scores: np.ndarray, spec: dict[str, Any], method: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Prediction and certified radius of every test point of a run.
-
-    DPA, FA or ROE as defined in ``ALGORITHMS.md``, through :mod:`ldcbook.certify`.
-
-    Parameters
-    ----------
-    scores : numpy.ndarray
-        ``(n_test, k*d, C)`` in model-id order.
-    spec : dict
-        The run's configuration (``k``, ``d``, ``shifts``, ``learner``).
-    method : {"dpa", "fa", "roe"}
-
-    Returns
-    -------
-    prediction, radius : numpy.ndarray
-    """
-    from ldcbook import certify
-    from ldcbook.ensemble import votes
-
-    num_classes = scores.shape[2]
-    d = int(spec["d"])
-    if method == "roe":
-        if spec["learner"] == "rnn":
-            raise ValueError("roe needs score vectors; an rnn run stores votes only")
-        return certify.roe(scores, d=d, shifts=spec["shifts"] if d > 1 else None)
-    preds = votes(scores)
-    if method == "fa":
-        return certify.fa(preds, num_classes, d, spec["shifts"])
-    if d > 1:
-        raise ValueError(
-            f"this run has d = {d}: use --method fa (or roe); dpa needs d = 1"
-        )
-    return certify.dpa(certify.count_votes(preds, num_classes))
-
-
 def _default_sizes(radius: np.ndarray) -> list[int]:
     top = int(radius.max()) if radius.size else 0
     return sorted({int(round(v)) for v in np.linspace(0, max(top, 1), 11)})
@@ -429,7 +351,7 @@ def _certify(args: argparse.Namespace) -> int:
     from ldcbook.certify import certified_accuracy, median_radius
 
     run, spec, scores, labels = _open_run(args.run, args.data_root)
-    pred, radius = certify_run(scores, spec, args.method)
+    pred, radius = certify_scores(scores, spec, args.method)
     sizes = args.attack_sizes or _default_sizes(radius)
     acc = certified_accuracy(pred, radius, labels, sizes)
     result = {
@@ -472,7 +394,7 @@ def _plot(args: argparse.Namespace) -> int:
         methods.append("roe")
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for method in dict.fromkeys(methods):
-        pred, radius = certify_run(scores, spec, method)
+        pred, radius = certify_scores(scores, spec, method)
         sizes = np.arange(0, max(int(radius.max()) + 2, 2))
         acc = certified_accuracy(pred, radius, labels, sizes)
         ax.step(sizes, acc, where="post", label=method.upper())

@@ -11,8 +11,9 @@ as the shards of a SLURM job array (:func:`cli_args` writes the command), is pic
 by the chapter and vice versa; a run directory of any other configuration, data or
 partition is refused by the store.
 
-Layer: beside :mod:`ldcbook.cli`, at the top (it imports ensemble, store, certify and
-the CLI's certificate dispatch).
+Layer: below :mod:`ldcbook.cli`, which imports it (it imports ensemble, store and
+certify): the lists of datasets, learners and methods, and the certificate dispatch,
+live here so that the command line and the chapters share them.
 """
 
 from __future__ import annotations
@@ -28,10 +29,20 @@ from ldcbook._checks import check_int
 from ldcbook.config import SCALES
 from ldcbook.config import scale as current_scale
 
-NEURAL_LEARNERS: tuple[str, ...] = ("cnn", "mlp", "nin")
-"""Learners with score vectors (the CLI's ``rnn`` runs are not covered here)."""
+DATASETS: tuple[str, ...] = ("digits", "mnist5k", "mnist", "cifar10", "gtsrb")
+"""Datasets a run can use (those of :func:`ldcbook.data.load`)."""
 
-_OVERRIDES = ("augment", "epochs", "batch_size", "lr")
+NEURAL_LEARNERS: tuple[str, ...] = ("cnn", "mlp", "nin")
+"""Learners with score vectors, trained by :mod:`ldcbook.ensemble`."""
+
+LEARNER_CHOICES: tuple[str, ...] = NEURAL_LEARNERS + ("rnn",)
+"""Every learner of ``python -m ldcbook train``: the neural ones and radius nearest
+neighbours (:func:`rnn_train_fn`)."""
+
+METHODS: tuple[str, ...] = ("dpa", "fa", "roe")
+"""Certificates of :func:`certify_scores`."""
+
+_OVERRIDES = ("augment", "epochs", "batch_size", "lr", "group_size", "precision")
 
 
 def experiment_spec(
@@ -47,6 +58,8 @@ def experiment_spec(
     epochs: int | None = None,
     batch_size: int | None = None,
     lr: float | None = None,
+    group_size: int | None = None,
+    precision: str | None = None,
 ) -> dict[str, Any]:
     """The configuration ``python -m ldcbook train`` stores for these options.
 
@@ -73,7 +86,7 @@ def experiment_spec(
         Default: :func:`ldcbook.config.scale`.
     seed : int
         The run seed (model ``i`` draws from ``(seed, i)``).
-    augment, epochs, batch_size, lr : optional
+    augment, epochs, batch_size, lr, group_size, precision : optional
         Overrides of the schedule, as on the command line.
 
     Returns
@@ -81,8 +94,8 @@ def experiment_spec(
     dict
         JSON-ready: ``dataset``, ``k``, ``d``, ``shifts``, ``learner``, ``seed``,
         ``scale``, ``schedule`` and ``train`` (``TrainConfig.to_dict()``, with
-        ``device`` and ``group_size`` left ``None``: they do not change the
-        experiment).
+        ``device`` left ``None``: it does not change the experiment; ``group_size``
+        ``None`` unless given, filled in by :func:`prepare_spec` when a run starts).
 
     Raises
     ------
@@ -90,7 +103,6 @@ def experiment_spec(
         On an unknown dataset, learner, schedule or scale, or invalid numbers.
     """
     from ldcbook.certify import fa_shifts
-    from ldcbook.data import DATASETS
     from ldcbook.ensemble import preset
 
     if dataset not in DATASETS:
@@ -104,7 +116,8 @@ def experiment_spec(
         scale = current_scale()
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
-    values = dict(zip(_OVERRIDES, (augment, epochs, batch_size, lr)))
+    values = dict(zip(_OVERRIDES, (augment, epochs, batch_size, lr, group_size,
+                                   precision)))
     overrides = {name: v for name, v in values.items() if v is not None}
     config = preset(schedule, dataset, learner, scale=scale, seed=seed, **overrides)
     shifts = [0] if d == 1 else [int(s) for s in fa_shifts(k, d)]
@@ -122,6 +135,60 @@ def _check_spec(spec: Any) -> dict[str, Any]:
                                "scale", "schedule", "train") if key not in spec]
     if missing:
         raise ValueError(f"spec lacks {missing}: build it with experiment_spec")
+    return spec
+
+
+def prepare_spec(
+    path: str | Path, spec: dict[str, Any], dataset: Any, device: str | None = None
+) -> dict[str, Any]:
+    """The spec with its group size fixed: the stored one when the run exists.
+
+    Which models share a kernel call is part of a run (it decides the shapes of every
+    call, :mod:`ldcbook.ensemble.schedule`), so the manifest records it. A run directory
+    that already holds this experiment keeps its recorded group size, whatever device
+    resumes it; a new run gets ``spec["train"]["group_size"]`` if set, else
+    :func:`ldcbook.ensemble.resolve_group_size` for the dataset's images and the
+    device's kind.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The run directory (it may not exist yet).
+    spec : dict
+        From :func:`experiment_spec`.
+    dataset : ldcbook.data.Dataset
+        The data (its image shape sizes the groups).
+    device : str, optional
+        The training device (default: CUDA when available).
+
+    Returns
+    -------
+    dict
+        A copy of ``spec``.
+    """
+    import copy
+
+    import torch
+
+    from ldcbook import store
+    from ldcbook.ensemble import TrainConfig, resolve_group_size
+
+    spec = copy.deepcopy(_check_spec(spec))
+    manifest = Path(path) / store.MANIFEST
+    if manifest.exists():
+        stored = store.RunDir.open(path).config
+        loose = {**stored, "train": {**stored.get("train", {}), "group_size": None}}
+        mine = {**spec, "train": {**spec["train"], "group_size": None}}
+        if loose == mine and spec["train"]["group_size"] is None:
+            spec["train"]["group_size"] = stored["train"]["group_size"]
+            return spec
+    if spec["train"]["group_size"] is None:
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        config = TrainConfig.from_dict(spec["train"])
+        spec["train"]["group_size"] = resolve_group_size(
+            config, tuple(dataset.x_train.shape[1:]), spec["k"] * spec["d"], device
+        )
     return spec
 
 
@@ -186,6 +253,10 @@ def cli_args(
             "--augment", train["augment"], "--epochs", str(train["epochs"]),
             "--batch-size", str(train["batch_size"]), "--lr", repr(train["lr"]),
             "--seed", str(spec["seed"]), "--out", str(out)]
+    if train.get("precision") is not None:
+        args += ["--precision", train["precision"]]
+    if train.get("group_size") is not None:
+        args += ["--group-size", str(train["group_size"])]
     if chunk is not None:
         args += ["--chunk", str(check_int("chunk", chunk, min_value=1))]
     if shard is not None:
@@ -296,13 +367,14 @@ def train_run(
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be a bool, got {type(progress).__name__}")
     parts = partitions(dataset, spec["k"], spec["d"], spec["shifts"])
+    path = Path(root) / run_name(spec)
+    spec = prepare_spec(path, spec, dataset, device)
     runtime = TrainConfig.from_dict(spec["train"]).replace(device=device)
 
     def train_fn(ds: Any, parts_: Any, ids: Any, _spec: Any) -> np.ndarray:
         return fit_scores(ds, parts_, ids, runtime, progress=progress)
 
     chunk = len(parts) if chunk is None else check_int("chunk", chunk, min_value=1)
-    path = Path(root) / run_name(spec)
     run = store.run_training(path, dataset, parts, spec, chunk_size=chunk,
                              train_fn=train_fn, progress=progress)
     sizes = np.array([len(p) for p in parts], dtype=np.int64)
@@ -314,9 +386,9 @@ def certify_run(run: Run, method: str) -> tuple[np.ndarray, np.ndarray]:
 
     Serves the DPA/FA experiment chapter: ``"dpa"`` (plurality vote, ``d = 1``),
     ``"fa"`` (Finite Aggregation; equals DPA for ``d = 1``) or ``"roe"`` (Run-Off
-    Election on DPA or FA), through :func:`ldcbook.cli.certify_run`, so the chapter
-    and ``python -m ldcbook certify`` report the same numbers. A model whose scores
-    all tie abstains.
+    Election on DPA or FA), through :func:`certify_scores`, as ``python -m ldcbook
+    certify`` does, so both report the same numbers. A model whose scores all tie
+    abstains.
 
     Parameters
     ----------
@@ -329,21 +401,116 @@ def certify_run(run: Run, method: str) -> tuple[np.ndarray, np.ndarray]:
     prediction, radius : numpy.ndarray
         int64 ``(n_test,)``; the radius counts insertions plus removals.
     """
-    from ldcbook import cli
-
     if not isinstance(run, Run):
         raise TypeError(f"run must be a Run from train_run, got {type(run).__name__}")
-    if method not in cli.METHODS:
-        raise ValueError(f"method must be one of {cli.METHODS}, got {method!r}")
-    return cli.certify_run(run.scores, run.spec, method)
+    return certify_scores(run.scores, run.spec, method)
+
+
+def certify_scores(
+    scores: np.ndarray, spec: dict[str, Any], method: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Prediction and certified radius of every test point of a run.
+
+    DPA, FA or ROE as defined in ``ALGORITHMS.md``, through :mod:`ldcbook.certify`.
+
+    Parameters
+    ----------
+    scores : numpy.ndarray
+        ``(n_test, k*d, C)`` in model-id order.
+    spec : dict
+        The run's configuration (``k``, ``d``, ``shifts``, ``learner``).
+    method : {"dpa", "fa", "roe"}
+
+    Returns
+    -------
+    prediction, radius : numpy.ndarray
+    """
+    from ldcbook import certify
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    num_classes = scores.shape[2]
+    d = int(spec["d"])
+    if method == "roe":
+        if spec["learner"] == "rnn":
+            raise ValueError("roe needs score vectors; an rnn run stores votes only")
+        return certify.roe(scores, d=d, shifts=spec["shifts"] if d > 1 else None)
+    preds = certify.votes_from_scores(scores)
+    if method == "fa":
+        return certify.fa(preds, num_classes, d, spec["shifts"])
+    if d > 1:
+        raise ValueError(
+            f"this run has d = {d}: use --method fa (or roe); dpa needs d = 1"
+        )
+    return certify.dpa(certify.count_votes(preds, num_classes))
+
+
+def rnn_train_fn(dataset: Any, features: str, radius: float) -> Any:
+    from ldcbook.neighbors import hog_features, rnn_predictions
+
+    def feats(x: Any) -> np.ndarray:
+        if features == "hog":
+            side = min(x.shape[2:])
+            # the paper's 8-pixel cells in 3x3 blocks need 24 pixels; smaller images
+            # (digits) get cells of a quarter of their side
+            cell = 8 if side >= 24 else max(1, side // 4)
+            return hog_features(x, pixels_per_cell=cell)
+        arr = x.numpy() if hasattr(x, "numpy") else np.asarray(x)
+        return arr.reshape(len(arr), -1).astype(np.float32) / 255
+
+    cache: dict[str, np.ndarray] = {}
+
+    def train_fn(ds: Any, parts: Any, ids: Any, _spec: Any) -> np.ndarray:
+        if not cache:
+            cache["train"], cache["test"] = feats(ds.x_train), feats(ds.x_test)
+        preds = rnn_predictions(cache["train"], ds.y_train.numpy(),
+                                [parts[i] for i in np.asarray(ids)], cache["test"],
+                                radius, ds.num_classes)
+        return one_hot_scores(preds, ds.num_classes)
+
+    return train_fn
+
+
+def one_hot_scores(predictions: np.ndarray, num_classes: int) -> np.ndarray:
+    """Score rows for vote-only learners: 1 for the predicted class, 0 elsewhere.
+
+    How ``train --learner rnn`` stores the rNN base learners of LDC Section 7.3 in a
+    run directory made for score arrays.
+
+    An abstention (``-1``, an empty rNN ball) becomes a row of zeros, which
+    :func:`ldcbook.ensemble.votes` reads back as ``-1``.
+
+    Parameters
+    ----------
+    predictions : numpy.ndarray
+        int ``(n_test, models)`` with values in ``[-1, num_classes)``.
+    num_classes : int
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(n_test, models, num_classes)``.
+    """
+    predictions = np.asarray(predictions)
+    out = np.zeros(predictions.shape + (num_classes,), dtype=np.float32)
+    voted = predictions >= 0
+    out[voted, predictions[voted]] = 1.0
+    return out
 
 
 __all__ = [
+    "DATASETS",
+    "LEARNER_CHOICES",
+    "METHODS",
     "NEURAL_LEARNERS",
     "Run",
     "certify_run",
+    "certify_scores",
     "cli_args",
     "experiment_spec",
+    "one_hot_scores",
+    "prepare_spec",
+    "rnn_train_fn",
     "run_name",
     "train_run",
 ]

@@ -36,11 +36,6 @@ from torch import nn
 
 from ldcbook._checks import check_int
 
-PARAM_ALIGN = 64
-"""Each parameter tensor of a model starts at a multiple of this many entries of its row
-of :attr:`GroupedNet.flat`: elementwise kernels then run every entry through the same
-vectorised code, whatever the position of the model in the stack."""
-
 LEARNERS: tuple[str, ...] = ("nin", "cnn", "mlp")
 """The names :func:`build_model` accepts."""
 
@@ -311,14 +306,11 @@ class GroupedNet:
     ----------
     template : torch.nn.Sequential
         A copy of ``models[0]``, used by :meth:`export`.
-    flat : torch.Tensor
-        All parameters, ``(G, P)``: row ``j`` holds model ``j``'s parameters, each
-        tensor starting at a multiple of :data:`PARAM_ALIGN` entries (zeros between).
-        One row per model lets an optimiser update a range of models with one
-        elementwise kernel whose every entry is computed the same way.
     params : list of torch.Tensor
-        Views of ``flat``, ``(G, *shape)`` each, in the order of
-        ``template.parameters()``; linear weights are transposed, ``(G, in, out)``.
+        Contiguous ``(G, *shape)`` stacks, in the order of ``template.parameters()``;
+        linear weights are transposed, ``(G, in, out)``. A range of models
+        ``params[p][lo:hi]`` is a contiguous view, which an optimiser updates in
+        place.
     buffers : list of torch.Tensor
         Stacked BatchNorm running means and variances, ``(G, C)`` each.
     input_layout : {"grouped", "batched"}
@@ -402,36 +394,22 @@ class GroupedNet:
             self.layers.append((kind, layer, p_idx, b_idx))
         self.size = len(models)
         self.shapes = [tuple(t.shape[1:]) for t in stacks]
-        self.offsets = []
-        width = 0
-        for t in stacks:
-            self.offsets.append(width)
-            n = t[0].numel()
-            width += -(-n // PARAM_ALIGN) * PARAM_ALIGN
-        self.flat = torch.zeros(self.size, width, dtype=stacks[0].dtype)
-        for t, off in zip(stacks, self.offsets):
-            self.flat[:, off : off + t[0].numel()] = t.reshape(self.size, -1)
-        self.params = self.unflatten(self.flat)
+        self.params = [t.contiguous() for t in stacks]
         self.template = _copy_module(template)
         self.input_layout = "batched" if self.layers[0][0] == "flatten" else "grouped"
 
-    def unflatten(self, flat: torch.Tensor) -> list[torch.Tensor]:
-        """Views ``(g, *shape)`` of the parameters stored in the rows ``flat``."""
-        g = flat.shape[0]
-        return [
-            flat[:, off : off + math.prod(shape)].view(g, *shape)
-            for off, shape in zip(self.offsets, self.shapes)
-        ]
+    def select(self, models: slice | torch.Tensor) -> list[torch.Tensor]:
+        """The parameters of some models: views for a slice, copies for indices."""
+        return [_select(p, models) for p in self.params]
 
     @property
     def device(self) -> torch.device:
         """The device holding the parameters."""
-        return self.flat.device
+        return self.params[0].device
 
     def to(self, device: torch.device | str) -> GroupedNet:
         """Move parameters and buffers to ``device`` (in place); return ``self``."""
-        self.flat = self.flat.to(device)
-        self.params = self.unflatten(self.flat)
+        self.params = [p.to(device) for p in self.params]
         self.buffers = [b.to(device) for b in self.buffers]
         return self
 
@@ -475,6 +453,7 @@ class GroupedNet:
         train: bool = False,
         mask: torch.Tensor | None = None,
         channels_last: bool = False,
+        active: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Run some models of the stack, each on its own batch, as one computation.
 
@@ -496,17 +475,22 @@ class GroupedNet:
         params : sequence of torch.Tensor, optional
             Tensors ``(g, *shape)`` to use in place of the selected models' parameters
             (for example leaves that require gradients); default
-            ``self.unflatten(rows of self.flat)``.
+            ``self.select(models)``.
         train : bool
             BatchNorm uses batch statistics and updates the running averages of these
             models (training mode); else it uses the running averages.
         mask : torch.Tensor, optional
             ``(B, g)`` with 1 for a real row and 0 for padding (training mode only):
-            padding rows enter no BatchNorm statistic. Each model needs at least one
-            real row. The caller must also keep padding rows out of the loss.
+            padding rows enter no BatchNorm statistic. The caller must also keep
+            padding rows out of the loss. With a mask, BatchNorm always runs the
+            masked computation, whatever the mask holds.
         channels_last : bool
             Run convolutions in the channels-last memory format (fastest for grouped
             convolutions on CPUs and GPUs).
+        active : torch.Tensor, optional
+            bool ``(g,)``, with ``mask``: models whose BatchNorm running averages are
+            updated; the others keep theirs bit for bit (a model with no real row
+            must be inactive). Default all.
 
         Returns
         -------
@@ -518,10 +502,10 @@ class GroupedNet:
         if isinstance(models, slice):
             g = len(range(*models.indices(self.size)))
         else:
-            models = models.to(self.flat.device)
+            models = models.to(self.device)
             g = int(models.numel())
         if params is None:
-            params = self.unflatten(_select(self.flat, models))
+            params = self.select(models)
         batched = self.input_layout == "batched"
         if x.ndim < 3 or x.shape[1 - batched] != g:
             want = f"({g}, B, ...)" if batched else f"(B, {g}, ...)"
@@ -554,7 +538,7 @@ class GroupedNet:
                 rv = _select(self.buffers[b_idx[1]], models).reshape(-1)
                 if train and mask_f is not None:
                     h = _masked_batch_norm(
-                        h, mask_f, rm, rv, w, b, layer.momentum, layer.eps
+                        h, mask_f, rm, rv, w, b, layer.momentum, layer.eps, active
                     )
                 else:
                     h = F.batch_norm(h, rm, rv, w, b, train, layer.momentum, layer.eps)
@@ -652,22 +636,32 @@ def _masked_batch_norm(
     bias: torch.Tensor,
     momentum: float,
     eps: float,
+    active: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Training-mode BatchNorm of ``(B, g*C, H, W)``, its statistics without padding.
 
     ``mask`` is ``(B, g)``; channel ``j*C + c`` uses the rows where ``mask[:, j]`` is 1.
     Same formulas as :func:`torch.nn.functional.batch_norm`: biased variance for the
     normalisation, unbiased variance for the running average. Computed in float32; the
-    gradient of every padding row is exactly zero.
+    gradient of every padding row is exactly zero. The running averages of the models
+    ``active`` (bool ``(g,)``, default all) are updated, the others kept; a model with
+    no real row gets finite values (its count is taken as 1).
     """
     per_model = x.shape[1] // mask.shape[1]
     mc = mask.repeat_interleave(per_model, dim=1)  # (B, g*C)
-    count = mc.sum(0) * (x.shape[2] * x.shape[3])  # (g*C,)
+    count = mc.sum(0).clamp_min(1) * (x.shape[2] * x.shape[3])  # (g*C,)
     y, mean, var = _MaskedBatchNorm.apply(x.float(), mc, count, weight, bias, eps)
     with torch.no_grad():
-        running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
+        new_mean = running_mean * (1 - momentum) + mean * momentum
         unbiased = var * count / (count - 1).clamp_min(1)
-        running_var.mul_(1 - momentum).add_(unbiased, alpha=momentum)
+        new_var = running_var * (1 - momentum) + unbiased * momentum
+        if active is None:
+            running_mean.copy_(new_mean)
+            running_var.copy_(new_var)
+        else:
+            keep = active.repeat_interleave(per_model)
+            running_mean.copy_(torch.where(keep, new_mean, running_mean))
+            running_var.copy_(torch.where(keep, new_var, running_var))
     return y
 
 

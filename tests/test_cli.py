@@ -12,7 +12,8 @@ import torch
 
 from ldcbook import store
 from ldcbook.certify import certified_accuracy, count_votes, dpa
-from ldcbook.cli import build_parser, main, one_hot_scores
+from ldcbook.cli import build_parser, main
+from ldcbook.experiments import one_hot_scores
 from ldcbook.ensemble import votes
 from ldcbook.data import load
 from ldcbook.ensemble import fit_scores, preset

@@ -50,7 +50,30 @@ def test_spec_is_what_the_cli_stores(cli_runs):
     root, specs = cli_runs
     for spec in specs.values():
         stored = store.RunDir.open(root / ex.run_name(spec)).config
-        assert stored == store.normalize_config(spec)
+        assert isinstance(stored["train"]["group_size"], int)  # the groups are recorded
+        resolved = ex.prepare_spec(root / ex.run_name(spec), spec, None)
+        assert stored == store.normalize_config(resolved)
+
+
+def test_a_resumed_run_keeps_its_recorded_groups(tmp_path, digits):
+    spec = _spec(4)
+    path = tmp_path / ex.run_name(spec)
+    args = ex.cli_args(ex.experiment_spec("digits", 4, learner="mlp", scale="smoke",
+                                          epochs=1, group_size=3), path)
+    assert main(args + ["--no-progress"]) == 0
+    # the chapter's spec leaves the group size open: it adopts the stored one
+    assert ex.prepare_spec(path, spec, digits)["train"]["group_size"] == 3
+    r = ex.train_run(tmp_path, digits, spec)
+    assert r.spec["train"]["group_size"] == 3
+    # a new run records what this machine resolves
+    fresh = ex.prepare_spec(tmp_path / "new", spec, digits, "cpu")
+    assert fresh["train"]["group_size"] == ensemble.resolve_group_size(
+        ensemble.TrainConfig.from_dict(spec["train"]), (1, 8, 8), 4, "cpu")
+    # an explicit other group size is another run: refused
+    other = ex.experiment_spec("digits", 4, learner="mlp", scale="smoke", epochs=1,
+                               group_size=2)
+    with pytest.raises(ValueError):
+        ex.train_run(tmp_path, digits, other)
 
 
 def test_spec_fields():
@@ -60,6 +83,7 @@ def test_spec_fields():
     train = spec["train"]
     assert (train["epochs"], train["batch_size"], train["model"]) == (1, 8, "mlp")
     assert train["device"] is None and train["group_size"] is None
+    assert train["precision"] == "fp32" and train["deterministic"] is True
     expected = ensemble.preset("baseline", "digits", "mlp", scale="smoke", epochs=1,
                                batch_size=8).to_dict()
     assert train == expected

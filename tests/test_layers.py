@@ -1,8 +1,8 @@
 """The package's layers: each module imports only its own layer and those before it.
 
 config -> theory, certify (numpy, scipy, sympy; never torch) -> data, partition,
-models, augment, neighbours -> ensemble -> store -> cli and the experiment drivers.
-Imports inside functions count too.
+models, augment, neighbours -> ensemble -> store -> the experiment drivers -> cli.
+Imports inside functions count too, and the package has no import cycle.
 """
 
 import ast
@@ -18,7 +18,8 @@ LAYERS = {
     "ldcbook.augment": 2, "ldcbook.neighbors": 2, "ldcbook.neighbor_experiments": 2,
     "ldcbook.ensemble": 3,
     "ldcbook.store": 4,
-    "ldcbook.cli": 5, "ldcbook.experiments": 5, "ldcbook.__main__": 5,
+    "ldcbook.experiments": 5,
+    "ldcbook.cli": 6, "ldcbook.__main__": 6,
 }
 MODULES = sorted(PACKAGE.rglob("*.py"))
 
@@ -63,3 +64,24 @@ def test_theory_and_certificates_never_import_torch(path):
 def test_every_module_has_a_layer():
     for path in MODULES:
         layer(module_name(path))
+
+
+def test_no_import_cycles():
+    graph = {}
+    for path in MODULES:
+        name = module_name(path)
+        graph[name] = {n for n in imports(path)
+                       if n.startswith("ldcbook.") and n != name}
+    state = {}
+
+    def visit(node, trail):
+        if state.get(node) == "done":
+            return
+        assert state.get(node) != "open", " -> ".join(trail + [node])
+        state[node] = "open"
+        for dep in graph.get(node, ()):
+            visit(dep, trail + [node])
+        state[node] = "done"
+
+    for node in graph:
+        visit(node, [])

@@ -10,7 +10,6 @@ from torch import nn
 
 from ldcbook.models import (
     LEARNERS,
-    PARAM_ALIGN,
     GlobalAvgPool,
     GroupedNet,
     _masked_batch_norm,
@@ -147,20 +146,18 @@ def test_grouped_training_mode_keeps_batchnorm_per_model():
                 assert torch.allclose(a.running_var, b.running_var, atol=1e-6)
 
 
-def test_export_round_trip_and_flat_layout():
-    models = [_seeded("mlp", s, 1, 10, 8) for s in range(2)]
+def test_export_round_trip_and_stacked_layout():
+    models = [_seeded("mlp", s, 1, 10, 8) for s in range(3)]
     net = GroupedNet(models)
-    assert net.flat.shape[0] == 2
-    assert all(off % PARAM_ALIGN == 0 for off in net.offsets)
-    assert net.flat.shape[1] % PARAM_ALIGN == 0
+    assert [tuple(p.shape) for p in net.params] == [(3, 64, 32), (3, 32), (3, 32, 10),
+                                                     (3, 10)]
+    assert all(p.is_contiguous() for p in net.params)
+    # a range of models is a contiguous view: updating it updates the stack
+    view = net.select(slice(1, 3))[1]
+    assert view.is_contiguous() and view.data_ptr() == net.params[1][1].data_ptr()
     for j, m in enumerate(models):
         for a, b in zip(net.export(j).parameters(), m.parameters()):
             assert torch.equal(a, b)
-    # the alignment gaps hold zeros
-    used = torch.zeros(net.flat.shape[1], dtype=torch.bool)
-    for off, shape in zip(net.offsets, net.shapes):
-        used[off : off + int(np.prod(shape))] = True
-    assert torch.all(net.flat[:, ~used] == 0)
 
 
 def test_grouped_net_rejects_mixed_or_unsupported_models():
