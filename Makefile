@@ -11,11 +11,13 @@ CHAPTERS := $(sort $(wildcard book/[0-9][0-9]_*.py))
 NOTEBOOKS := $(CHAPTERS:.py=.ipynb)
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv book test pytest nbval build-check notebooks notebook bench clean
+.PHONY: help venv book test pytest nbval nbval-portable build-check notebooks notebook \
+	bench clean
 
 help:
 	@echo "make book       execute every chapter (default scale) and build _build/html"
-	@echo "make test       pytest, nbval over book/*.ipynb, and a no-execute build with -W"
+	@echo "make test       pytest, nbval over book/*.ipynb (twice: this CPU's kernels and"
+	@echo "                the portable ones), and a no-execute build with -W"
 	@echo "make notebooks  regenerate every book/*.ipynb from its .py source, with outputs"
 	@echo "make notebook NB=book/01_lethal_dose.py   regenerate one notebook"
 	@echo "make bench      run the benchmarks under bench/"
@@ -35,12 +37,24 @@ book: $(STAMP)
 	@echo "Open _build/html/index.html in a browser."
 
 test: $(STAMP)
-	$(MAKE) --no-print-directory pytest nbval build-check
+	$(MAKE) --no-print-directory pytest nbval nbval-portable build-check
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests
 
 nbval: $(STAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile \
+	  --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+	  $(NOTEBOOKS)
+
+# The same replay with another family of kernels: torch's portable ("default") CPU
+# kernels and numpy without its run-time dispatched SIMD paths (AVX2, AVX-512, ...),
+# as on an older CPU. The committed outputs must hold on any machine.
+NPY_DISPATCHED = $(BIN)/python -c "from numpy._core._multiarray_umath import \
+  __cpu_dispatch__ as d, __cpu_features__ as f; print(' '.join(x for x in d if f.get(x)))"
+
+nbval-portable: $(STAMP)
+	ATEN_CPU_CAPABILITY=default NPY_DISABLE_CPU_FEATURES="$$($(NPY_DISPATCHED))" \
 	$(BIN)/python -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile \
 	  --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	  $(NOTEBOOKS)

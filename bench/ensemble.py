@@ -1,8 +1,8 @@
 """Batched ensemble training against one model at a time.
 
 CPU (default): trains the same base models for the same epochs on the same partitions
-twice, with :func:`ldcbook.ensemble.train_ensemble` (all models of the run as one
-batched computation) and with :func:`ldcbook.ensemble.train_one_at_a_time` (standard
+twice, with :func:`ldcbook.ensemble.train_ensemble` (the models batched in the groups
+of :mod:`ldcbook.ensemble.schedule`: fixed slots, padded and masked batches) and with :func:`ldcbook.ensemble.train_one_at_a_time` (standard
 modules and ``torch.optim.SGD``, one model after another, as the reference code does),
 and prints both times, their ratio, both ensembles' accuracies and how often their
 votes agree. Both use the same seeds, shuffles and augmentations, so the ensembles
@@ -15,7 +15,8 @@ within 0.5 points.
 
 GPU (``--device cuda``): Network-in-Network on random CIFAR-shaped data (3x32x32,
 10 classes), k = 50 and 250, one epoch batched and a few models one at a time; prints
-images per second and the fraction of the GPU's measured bf16 matmul peak.
+images per second and the fraction of the GPU's measured matmul peak in the chosen
+precision (``--precision``, default tf32 as the full-scale schedules).
 ``--tiny`` shrinks everything so that the same code path runs on a CPU in seconds.
 
     python bench/ensemble.py --device cuda
@@ -127,9 +128,12 @@ def _nin_flops_per_image() -> float:
     return 3 * 2 * macs
 
 
-def _peak_tflops(device: torch.device, tiny: bool) -> float:
+def _peak_tflops(device: torch.device, tiny: bool, precision: str) -> float:
     n = 256 if tiny else 8192
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.fp32_precision = (
+            "tf32" if precision == "tf32" else "ieee")
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(3):
@@ -168,16 +172,14 @@ def _sync(device: torch.device) -> None:
 def gpu_bench(args: argparse.Namespace) -> None:
     device = torch.device(args.device)
     tiny = args.tiny
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # a handful of shapes recur every epoch
+    precision = args.precision if device.type == "cuda" else "fp32"
     n = 128 if tiny else 50_000
     ks = [4] if tiny else args.gpu_k
     ds = _RandomImages(n, 16 if tiny else 1000, args.seed)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    peak = _peak_tflops(device, tiny)
+    peak = _peak_tflops(device, tiny, precision)
     flops = _nin_flops_per_image()
-    dtype = "bf16" if device.type == "cuda" else "fp32"
-    print(f"device: {name}; measured peak {dtype} "
+    print(f"device: {name}; measured peak {precision} "
           f"matmul {peak:.1f} TFLOP/s; NiN training ~{flops / 1e9:.2f} GFLOP per image")
     print(f"{'k':>5} {'batch':>5} {'chunk':>5} {'batched img/s':>14} "
           f"{'1-by-1 img/s':>13} {'ratio':>6} {'batched % peak':>14}")
@@ -186,7 +188,7 @@ def gpu_bench(args: argparse.Namespace) -> None:
         for batch in args.gpu_batch:
             config = TrainConfig(model="nin", epochs=1, batch_size=batch, lr=0.005,
                                  augment="cropflip", seed=args.seed, device=str(device),
-                                 eval_batch_size=256)
+                                 eval_batch_size=256, precision=precision)
             chunk = min(k, args.gpu_chunk or k)
             ids = list(range(chunk))
             images = sum(len(parts[i]) for i in ids)
@@ -240,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true",
                         help="GPU bench at tiny sizes (a smoke check for a CPU)")
     parser.add_argument("--gpu-k", default="50,250", help="GPU bench k values")
+    parser.add_argument("--precision", default="tf32", choices=("fp32", "tf32", "bf16"),
+                        help="GPU bench precision (default tf32)")
     parser.add_argument("--gpu-batch", default="16,128", help="GPU bench batch sizes")
     parser.add_argument("--gpu-chunk", type=int, default=None,
                         help="models per batched computation on the GPU (default all)")

@@ -26,7 +26,6 @@ once").
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 

@@ -185,3 +185,19 @@ def test_bits_also_hold_with_the_default_kernels():
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert f"{len(BIT_CASES)} passed" in out.stdout
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("precision", ["fp32", "tf32"])
+def test_bits_on_cuda(digits, precision):
+    """On a GPU, with deterministic algorithms: the same isolation, bit for bit."""
+    parts = run_parts(digits, "dpa")
+    cfg = config("cnn", "cropflip", 7, device="cuda", precision=precision)
+    base = fit_scores(digits, parts, range(M), cfg)
+    assert np.array_equal(base, fit_scores(digits, parts, range(M), cfg))
+    for name, new_part in changes(parts).items():
+        changed = list(parts)
+        changed[J] = new_part
+        new = fit_scores(digits, changed, range(M), cfg)
+        moved = [i for i in range(M) if not np.array_equal(new[:, i], base[:, i])]
+        assert moved == [J], name

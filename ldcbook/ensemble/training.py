@@ -41,7 +41,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ldcbook import augment as aug
@@ -558,6 +557,16 @@ class _Chunk:
         return x, (y.t() if grouped else y)
 
 
+def _cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each row, ``-log softmax(logits)[y]``, unreduced.
+
+    Written with ``gather`` rather than ``F.cross_entropy``: CUDA's NLL loss is on
+    torch's list of operations without a deterministic implementation, gather (and
+    its backward) have one.
+    """
+    return -torch.log_softmax(logits, dim=-1).gather(-1, y.unsqueeze(-1)).squeeze(-1)
+
+
 _FUSED_SGD = hasattr(torch, "_fused_sgd_")
 
 
@@ -619,9 +628,7 @@ def _train_group(
             channels_last=config.channels_last,
         )
     g, b = y.shape
-    ce = F.cross_entropy(
-        logits.float().reshape(g * b, -1), y.reshape(-1), reduction="none"
-    ).view(g, b)
+    ce = _cross_entropy(logits.float(), y)  # (g, B)
     # the sum over models of each model's mean loss over its real rows: every entry's
     # gradient is its own weight, 1/r for r real rows, whatever the other models
     w = mask.t().to(ce.dtype)
@@ -849,7 +856,7 @@ def train_one_at_a_time(
                     xb = xb.contiguous(memory_format=torch.channels_last)
                 with _autocast(device, config):
                     logits = model(xb)
-                loss = F.cross_entropy(logits.float(), y_all[rows.to(device)])
+                loss = _cross_entropy(logits.float(), y_all[rows.to(device)]).mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
