@@ -665,7 +665,14 @@ def _masked_batch_norm(
 
 
 class _MaskedBatchNorm(torch.autograd.Function):
-    """BatchNorm's forward and backward with per-row weights 0/1 in every statistic."""
+    """BatchNorm's forward and backward with per-row weights 0/1 in every statistic.
+
+    Per channel: ``y = x * scale + shift`` with ``scale = w / sqrt(var + eps)`` and
+    ``shift = b - mean * scale`` (one pass); the backward pass folds the row mask into
+    per-(row, channel) coefficients, so ``dx = dy * K1 + x * K2 + K3`` is zero on the
+    padding rows exactly. Statistics are sums over each row first, then masked sums
+    over the rows, so padding rows never enter them.
+    """
 
     @staticmethod
     def forward(  # noqa: D102
@@ -681,8 +688,10 @@ class _MaskedBatchNorm(torch.autograd.Function):
         centred = x - mean[None, :, None, None]
         var = ((centred * centred).sum(dim=(2, 3)) * mc).sum(0) / count
         invstd = torch.rsqrt(var + eps)
-        y = centred * (invstd * weight)[None, :, None, None] + bias[None, :, None, None]
-        ctx.save_for_backward(centred, mc, count, invstd, weight)
+        scale = invstd * weight
+        shift = bias - mean * scale
+        y = torch.addcmul(shift[None, :, None, None], x, scale[None, :, None, None])
+        ctx.save_for_backward(x, mc, count, mean, invstd, weight)
         ctx.mark_non_differentiable(mean, var)
         return y, mean, var
 
@@ -690,18 +699,22 @@ class _MaskedBatchNorm(torch.autograd.Function):
     def backward(  # noqa: D102
         ctx: Any, dy: torch.Tensor, _dmean: Any, _dvar: Any
     ) -> tuple[Any, ...]:
-        centred, mc, count, invstd, weight = ctx.saved_tensors
-        mc4 = mc[:, :, None, None]
-        dy = dy * mc4  # padding rows carry no gradient
-        sum_dy = dy.sum(dim=(0, 2, 3))
-        sum_dy_xc = (dy * centred).sum(dim=(0, 2, 3))
+        x, mc, count, mean, invstd, weight = ctx.saved_tensors
+        # sums over the real rows of dy and of dy * (x - mean)
+        sum_dy = (dy.sum(dim=(2, 3)) * mc).sum(0)
+        sum_dy_x = ((dy * x).sum(dim=(2, 3)) * mc).sum(0)
+        sum_dy_xc = sum_dy_x - mean * sum_dy
         dbias = sum_dy
         dweight = sum_dy_xc * invstd
-        coef = weight * invstd  # (gC,)
-        # dx = coef * (dy - mean(dy) - xc * invstd^2 * mean(dy * xc)) on real rows
-        a = (sum_dy / count)[None, :, None, None]
-        b = (sum_dy_xc * invstd * invstd / count)[None, :, None, None]
-        dx = (dy - a - centred * b) * coef[None, :, None, None] * mc4
+        # dx = coef * (dy - mean(dy) - (x - mean) * invstd^2 * mean(dy * xc)) on real
+        # rows, 0 on padding: dy * K1 + x * K2 + K3 with K = mask * per-channel terms
+        coef = weight * invstd
+        b = sum_dy_xc * invstd * invstd / count
+        k1 = mc * coef  # (B, gC)
+        k2 = mc * (-coef * b)
+        k3 = mc * (coef * (mean * b - sum_dy / count))
+        dx = dy * k1[:, :, None, None]
+        dx.addcmul_(x, k2[:, :, None, None]).add_(k3[:, :, None, None])
         return dx, None, None, dweight, dbias, None
 
 
