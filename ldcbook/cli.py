@@ -184,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fp32, tf32 (float32 with TF32 products on CUDA) or bf16 "
                             "(CUDA autocast); default: the schedule's (fp32 on the "
                             "CPU scales, tf32 at full scale)")
+    train.add_argument("--deterministic", action=argparse.BooleanOptionalAction,
+                       default=None,
+                       help="on CUDA, deterministic algorithms only (default: on; "
+                            "--no-deterministic allows faster nondeterministic "
+                            "kernels, and runs are then not reproducible bit for bit); "
+                            "the CPU kernels used are deterministic anyway")
     train.add_argument("--device", default=None,
                        help="cpu, cuda or cuda:N (default: cuda when available)")
     train.add_argument("--threads", type=_positive_int, default=None,
@@ -269,10 +275,10 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             parser.error("argument --device: CUDA is not available on this machine")
     if args.learner == "rnn":
         nn_options = (args.augment, args.epochs, args.batch_size, args.lr,
-                      args.group_size, args.precision)
+                      args.group_size, args.precision, args.deterministic)
         if args.schedule != "baseline" or any(v is not None for v in nn_options):
             parser.error("--schedule/--augment/--epochs/--batch-size/--lr/--group-size/"
-                         "--precision do not apply to --learner rnn")
+                         "--precision/--deterministic do not apply to --learner rnn")
     elif args.radius is not None:
         parser.error("--radius applies to --learner rnn only")
     if args.threads is not None:
@@ -296,6 +302,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             args.dataset, args.k, args.d, args.learner, args.schedule, scale, args.seed,
             augment=args.augment, epochs=args.epochs, batch_size=args.batch_size,
             lr=args.lr, group_size=args.group_size, precision=args.precision,
+            deterministic=args.deterministic,
         )
         # the groups (which models share a kernel call) are part of the run: a new
         # run records them, a resumed one keeps those it recorded

@@ -34,6 +34,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -532,6 +533,16 @@ def _load_gtsrb(root: Path, download: bool) -> Dataset:
         except (RuntimeError, OSError) as err:
             raise _not_found("gtsrb", root, f"download failed: {err}") from err
         files = gtsrb_files(root)
+    if files["layout"] == "torchvision":
+        warnings.warn(
+            f"GTSRB: using torchvision's training split ({len(files['train']):,} "
+            f"images, under {files['train_dir']}), not the paper's original "
+            "39,209-image training set; results are not comparable with the paper's. "
+            "For the original, unzip GTSRB_Final_Training_Images.zip (from "
+            f"https://benchmark.ini.rub.de/gtsrb_dataset.html) in {root}.",
+            UserWarning,
+            stacklevel=3,
+        )
     x_train, keys = _decode_gtsrb(files["train"])
     x_test, _ = _decode_gtsrb(files["test"])
     y_train = np.array([label for _, label in files["train"]], dtype=np.int64)

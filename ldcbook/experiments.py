@@ -42,7 +42,8 @@ neighbours (:func:`rnn_train_fn`)."""
 METHODS: tuple[str, ...] = ("dpa", "fa", "roe")
 """Certificates of :func:`certify_scores`."""
 
-_OVERRIDES = ("augment", "epochs", "batch_size", "lr", "group_size", "precision")
+_OVERRIDES = ("augment", "epochs", "batch_size", "lr", "group_size", "precision",
+              "deterministic")
 
 
 def experiment_spec(
@@ -60,6 +61,7 @@ def experiment_spec(
     lr: float | None = None,
     group_size: int | None = None,
     precision: str | None = None,
+    deterministic: bool | None = None,
 ) -> dict[str, Any]:
     """The configuration ``python -m ldcbook train`` stores for these options.
 
@@ -86,7 +88,7 @@ def experiment_spec(
         Default: :func:`ldcbook.config.scale`.
     seed : int
         The run seed (model ``i`` draws from ``(seed, i)``).
-    augment, epochs, batch_size, lr, group_size, precision : optional
+    augment, epochs, batch_size, lr, group_size, precision, deterministic : optional
         Overrides of the schedule, as on the command line.
 
     Returns
@@ -117,7 +119,7 @@ def experiment_spec(
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
     values = dict(zip(_OVERRIDES, (augment, epochs, batch_size, lr, group_size,
-                                   precision)))
+                                   precision, deterministic)))
     overrides = {name: v for name, v in values.items() if v is not None}
     config = preset(schedule, dataset, learner, scale=scale, seed=seed, **overrides)
     shifts = [0] if d == 1 else [int(s) for s in fa_shifts(k, d)]
@@ -255,6 +257,8 @@ def cli_args(
             "--seed", str(spec["seed"]), "--out", str(out)]
     if train.get("precision") is not None:
         args += ["--precision", train["precision"]]
+    if train.get("deterministic") is False:
+        args += ["--no-deterministic"]
     if train.get("group_size") is not None:
         args += ["--group-size", str(train["group_size"])]
     if chunk is not None:

@@ -200,3 +200,19 @@ def test_one_hot_scores_round_trip():
     assert np.array_equal(votes(scores), preds)
     logits = np.array([[[0.2, 0.2, 0.1]]], dtype=np.float32)
     assert votes(logits).tolist() == [[0]]  # tie to the smaller class
+
+
+def test_execution_options_are_recorded(tmp_path):
+    out = tmp_path / "run"
+    argv = TRAIN + ["--out", str(out), "--group-size", "2", "--precision", "fp32",
+                    "--no-deterministic"]
+    assert main(argv) == 0
+    train = store.RunDir.open(out).config["train"]
+    assert (train["group_size"], train["precision"], train["deterministic"]) == (
+        2, "fp32", False)
+    # resumed without the options: the recorded run is found finished, not retrained
+    assert main(TRAIN + ["--out", str(out), "--no-deterministic"]) == 0
+    # a learner that trains no network refuses them
+    with pytest.raises(SystemExit):
+        main(["train", "--dataset", "digits", "--k", "3", "--learner", "rnn",
+              "--precision", "tf32", "--out", str(tmp_path / "r")])

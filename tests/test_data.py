@@ -242,7 +242,15 @@ def _expected_gtsrb(train, test):
 def test_gtsrb_both_layouts(tmp_path, layout):
     train, test = _gtsrb_images()
     _write_gtsrb(tmp_path, layout, train, test, per_class_csv=(layout == "original"))
-    ds = load("gtsrb", root=tmp_path)
+    if layout == "torchvision":  # the smaller split: the user is told
+        with pytest.warns(UserWarning, match="39,209"):
+            ds = load("gtsrb", root=tmp_path)
+    else:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            ds = load("gtsrb", root=tmp_path)
     x_train, y_train, keys, x_test, y_test = _expected_gtsrb(train, test)
     assert ds.num_classes == 43 and ds.x_train.shape == (len(y_train), 3, 48, 48)
     assert np.array_equal(ds.x_train.numpy(), x_train)
@@ -263,7 +271,8 @@ def test_gtsrb_torchvision_layout_agrees_with_torchvision(tmp_path):
     train = {0: train[0], 1: train[1], 2: train[12]}
     test = [(f, {12: 2}.get(c, c), img) for f, c, img in test]
     _write_gtsrb(tmp_path, "torchvision", train, test)
-    ds = load("gtsrb", root=tmp_path)
+    with pytest.warns(UserWarning, match="torchvision's training split"):
+        ds = load("gtsrb", root=tmp_path)
     splits = (("train", ds.y_train, ds.train_keys), ("test", ds.y_test, None))
     for split, y, keys in splits:
         ref = tvd.GTSRB(str(tmp_path), split=split)

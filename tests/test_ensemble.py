@@ -69,12 +69,17 @@ def cnn_scores(digits, parts):
 # ------------------------------------------------------------------ configuration
 
 
-def test_learning_rate_decays_at_30_60_80_percent_of_the_epochs():
+def test_learning_rate_decays_after_30_60_80_percent_of_the_epochs():
     cfg = _config(epochs=10, lr=0.1, gamma=0.2)
-    assert cfg.milestone_epochs() == (3, 6, 8)
+    assert cfg.milestone_epochs() == (4, 7, 9)  # decayed after epochs 3, 6 and 8
     lrs = [cfg.lr_at(e) for e in range(10)]
-    expected = [0.1] * 3 + [0.02] * 3 + [0.004] * 2 + [0.0008] * 2
+    expected = [0.1] * 4 + [0.02] * 3 + [0.004] * 2 + [0.0008]
     assert np.allclose(lrs, expected, rtol=1e-12)
+    # the paper's 200 epochs: as the reference code, epochs 61, 121, 161 are the
+    # first with the rate times 0.2, 0.04, 0.008
+    full = _config(epochs=200, lr=0.1)
+    assert full.milestone_epochs() == (61, 121, 161)
+    assert [full.lr_at(e) for e in (60, 61)] == [0.1, 0.1 * 0.2]
 
 
 def test_presets_follow_the_paper():

@@ -69,7 +69,8 @@ class TrainConfig:
         Nesterov momentum.
     milestones : tuple of float
         Fractions of the epochs after which the learning rate is multiplied by
-        ``gamma`` (epoch ``round(f * epochs)`` starts with the decayed rate).
+        ``gamma``: at the end of epoch ``round(f * epochs)`` (0-based), as the
+        reference code does (:meth:`milestone_epochs`).
     gamma : float
         The decay factor.
     augment : str
@@ -166,8 +167,13 @@ class TrainConfig:
             )
 
     def milestone_epochs(self) -> tuple[int, ...]:
-        """The epochs (0-based) that start with a decayed learning rate."""
-        return tuple(int(round(f * self.epochs)) for f in self.milestones)
+        """The epochs (0-based) that start with a decayed learning rate.
+
+        As the DPA and FA reference code: the rate is multiplied by ``gamma`` at the
+        end of epoch ``round(f * epochs)`` (0-based; epochs 60, 120 and 160 of 200),
+        so epoch ``round(f * epochs) + 1`` is the first with the decayed rate.
+        """
+        return tuple(int(round(f * self.epochs)) + 1 for f in self.milestones)
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate of every model during its ``epoch``-th epoch (0-based)."""

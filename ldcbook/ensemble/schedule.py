@@ -19,9 +19,10 @@ only, and never from another partition's size or contents:
   ``q // B``, row ``q % B``: its ``ceil(n_i / B)`` steps come first and its last,
   partial batch is padded to ``B`` rows; padding rows are masked out of the
   BatchNorm statistics and the loss. At the steps after its last one, while other
-  models of the group still train, the model is *masked*: its parameters, momentum
-  and BatchNorm running averages are selected back unchanged (``torch.where``).
-  Models are never reordered or regrouped, and every step runs the same code path.
+  models of the group still train, the model is *masked*: it computes like the others,
+  and its parameters, momentum and BatchNorm running averages are then put back
+  unchanged (copied back, or selected with ``torch.where``). Models are never
+  reordered or regrouped, and every step runs the same operators.
 * **Fixed evaluation shapes.** Test images go through each group in passes of
   ``eval_batch_size``, the last pass padded to that size.
 
