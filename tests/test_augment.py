@@ -39,7 +39,7 @@ def _crop_by_hand(x: torch.Tensor, p: int, offsets, flips) -> torch.Tensor:
 
 
 def test_crop_padding_by_image_size():
-    assert [crop_padding(s) for s in (8, 15, 16, 28, 32, 48)] == [1, 1, 4, 4, 4, 4]
+    assert [crop_padding(s) for s in (8, 15, 16, 28, 32, 48)] == [1, 1, 2, 2, 4, 4]
     with pytest.raises(ValueError, match="image_size"):
         crop_padding(0)
 

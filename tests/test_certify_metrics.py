@@ -7,7 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ldcbook.certify import certified_accuracy, certified_radii, median_radius
+from ldcbook.certify import (
+    certified_accuracy,
+    certified_radii,
+    median_radius,
+    radius_at_level,
+)
 
 
 def test_certified_accuracy_hand_worked():
@@ -76,3 +81,23 @@ def test_metrics_reject_bad_input(args, kwargs, error, match):
 def test_median_rejects_bad_flag():
     with pytest.raises(TypeError, match="reference must be a bool"):
         median_radius([0], [1], [0], reference="yes")
+
+
+def test_radius_at_level_reads_the_certified_accuracy_curve():
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 7, 40):
+        pred = rng.integers(0, 3, n)
+        labels = rng.integers(0, 3, n)
+        radius = rng.integers(0, 9, n)
+        sizes = np.arange(0, 10)
+        curve = certified_accuracy(pred, radius, labels, sizes)
+        for level in (0.1, 0.25, 1 / 3, 0.5, 0.9, 1.0):
+            above = sizes[curve >= level - 1e-12]
+            expected = int(above.max()) if above.size else -1
+            assert radius_at_level(pred, radius, labels, level) == expected
+        assert radius_at_level(pred, radius, labels, 0.5) == median_radius(
+            pred, radius, labels)
+    with pytest.raises(ValueError, match="level"):
+        radius_at_level([0], [1], [0], 0.0)
+    with pytest.raises(TypeError, match="level"):
+        radius_at_level([0], [1], [0], "half")

@@ -88,6 +88,8 @@ def test_presets_follow_the_paper():
         "nin", 200, 128, 0.1, 0.9, 5e-4)
     assert b.nesterov and b.milestones == (0.3, 0.6, 0.8) and b.gamma == 0.2
     assert b.augment == "cropflip" and baseline("mnist").augment == "crop"
+    assert baseline("mnist").crop_padding == 4 and b.crop_padding is None  # reference
+    assert preset("baseline", "mnist5k", "cnn", scale="default").crop_padding is None
     assert baseline("gtsrb").augment == "crop"
     a = ldc("cifar10")
     assert (a.epochs, a.batch_size, a.lr, a.augment) == (600, 16, 0.005,

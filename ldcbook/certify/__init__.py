@@ -14,7 +14,12 @@ Modules: :mod:`~ldcbook.certify.dpa` (Deep Partition Aggregation),
 
 from ldcbook.certify.dpa import count_votes, dpa, votes_from_scores
 from ldcbook.certify.fa import fa, fa_shifts
-from ldcbook.certify.metrics import certified_accuracy, certified_radii, median_radius
+from ldcbook.certify.metrics import (
+    certified_accuracy,
+    certified_radii,
+    median_radius,
+    radius_at_level,
+)
 from ldcbook.certify.nn import knn, rnn
 from ldcbook.certify.roe import roe
 
@@ -27,6 +32,7 @@ __all__ = [
     "fa_shifts",
     "knn",
     "median_radius",
+    "radius_at_level",
     "rnn",
     "roe",
     "votes_from_scores",

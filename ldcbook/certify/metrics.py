@@ -183,3 +183,44 @@ def median_radius(
     n = certs.size
     value = int(np.sort(certs)[n - (n + 1) // 2])
     return value + 1 if reference else value
+
+
+def radius_at_level(
+    prediction: ArrayLike, radius: ArrayLike, labels: ArrayLike, level: float
+) -> int:
+    """The largest attack size at which the certified accuracy is at least ``level``.
+
+    Serves Chapter 7's matched-pair comparison (the paper's Figure 2 reads radii off
+    certified-accuracy curves at given accuracy levels). With ``a_i`` as in
+    :func:`median_radius`, it is the ``ceil(level * n)``-th largest ``a_i``: ``-1``
+    when the clean accuracy is below ``level``; ``level = 1/2`` gives
+    :func:`median_radius`.
+
+    Parameters
+    ----------
+    prediction, radius, labels : array_like of int, shape (n,)
+        As for :func:`certified_accuracy`; ``n >= 1``.
+    level : float
+        A certified-accuracy level in ``(0, 1]``.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> radius_at_level([0, 0, 0, 0], [5, 1, 3, 0], [0, 0, 0, 1], 0.25)
+    5
+    >>> radius_at_level([0, 0, 0, 0], [5, 1, 3, 0], [0, 0, 0, 1], 1.0)
+    -1
+    """
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)):
+        raise TypeError(f"level must be a number in (0, 1], got {level!r}")
+    if not 0 < float(level) <= 1:
+        raise ValueError(f"level must lie in (0, 1], got {level!r}")
+    certs = certified_radii(prediction, radius, labels)
+    if certs.size == 0:
+        raise ValueError("prediction, radius and labels must not be empty")
+    n = certs.size
+    m = max(1, int(np.ceil(float(level) * n - 1e-9)))
+    return int(np.sort(certs)[::-1][m - 1])
