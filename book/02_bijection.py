@@ -19,9 +19,10 @@
 # ({prf:ref}`conj-lethal-dose`) is a puzzle with nothing to generalise from: $k$ inputs,
 # $k$ labels, and a secret one-to-one labelling. A learner must *see* an input, or rule
 # out every other label, to know its label. This chapter states the task and the paper's
-# two lemmas about it, computes the exact answer that Lemma 1 only bounds, checks
-# everything by simulation, runs the paper's attack against two learners, and repairs the
-# logical step that turns the lemmas into the conjecture.
+# two lemmas about it, shows why they need the paper's restriction to *plausible*
+# learners, computes the exact answer that Lemma 1 only bounds, checks everything by
+# enumeration and simulation, runs the paper's attack against two learners, and repairs
+# the logical step that turns the lemmas into the conjecture.
 
 # %% tags=["remove-cell"]
 import itertools
@@ -42,7 +43,6 @@ from ldcbook.theory import bijection
 
 rng = seed_everything(2022)
 TRIALS = by_scale(smoke=5_000, default=200_000, full=2_000_000)
-SIZE_TRIALS = by_scale(smoke=200, default=1_500, full=5_000)
 plt.rcParams.update({"figure.dpi": 110, "figure.figsize": (6.4, 3.8)})
 print(f"scale = {scale()}, Monte Carlo trials per point = {TRIALS:,}")
 
@@ -53,10 +53,12 @@ print(f"scale = {scale()}, Monte Carlo trials per point = {TRIALS:,}")
 # :label: def-bijection-uncovering
 #
 # Let $\mathcal{X} = \{x_0, \dots, x_{k-1}\}$ and $\mathcal{Y}$ be finite sets of the same
-# size $k \ge 3$, and let $f : \mathcal{X} \to \mathcal{Y}$ be a bijection drawn uniformly
-# at random. A training set holds $n$ samples $(x, f(x))$ with $x$ drawn independently and
-# uniformly from $\mathcal{X}$. A learner is judged at a fixed test input $x_0$ with label
-# $y_0 = f(x_0)$.
+# size $k \ge 3$, and let $g : \mathcal{X} \to \mathcal{Y}$ be a bijection, fixed and
+# unknown to the learner. A training set $D$ holds $n$ samples $(x, g(x))$ with $x$ drawn
+# independently and uniformly from $\mathcal{X}$. A learner $f$ maps $D$ to a prediction
+# $f_D(x_0)$, possibly at random, at a fixed test input $x_0$ with label $y_0 = g(x_0)$.
+# Its accuracy under $g$ is $A_g(f) = \Pr[f_D(x_0) = y_0]$, over $D$ and the learner's
+# coins.
 # ```
 #
 # The paper does not require $k \ge 3$, but its bound below contains $\log(1 - 2/k)$,
@@ -64,11 +66,12 @@ print(f"scale = {scale()}, Monte Carlo trials per point = {TRIALS:,}")
 #
 # ## Plausible learners
 #
-# A learner that ignores the data and always answers $y_0$ is perfect and unbreakable,
-# and useless: it "knows" the secret. The paper rules out such learners by asking that the
-# *names* of the labels carry no information. If every "cat" in the training set were
-# called "dog" and every "dog" "cat", a sensible learner would say "dog" wherever it
-# used to say "cat".
+# The bijection is fixed, so a learner that ignores the data and always answers one
+# label $c$ is perfect under every $g$ with $g(x_0) = c$, and no poison can touch it; it
+# has not learnt anything, it has guessed the secret. The paper rules out such learners
+# by asking that the *names* of the labels carry no information. If every "cat" in the
+# training set were called "dog" and every "dog" "cat", a sensible learner would say
+# "dog" wherever it used to say "cat".
 #
 # ```{prf:definition} Plausible learner
 # :label: def-plausible-learner
@@ -110,6 +113,59 @@ for name, data in [("before", train0), ("after ", swapped0)]:
 # The same check runs over random bijections, training sets and permutations in the
 # test suite, for both learners of `bijection.LEARNERS`: the optimal one above and the
 # *memorising* learner, which guesses among all $k$ labels when $x_0$ is unseen.
+# A deterministic rule such as "the *first* unseen label" (`"first_unseen"`) fails it:
+# swapping "fish" and "bird" leaves the training set above unchanged, so its answer
+# "fish" stays where plausibility demands "bird".
+#
+# Plausibility is what makes a fixed, unknown bijection tractable: no plausible learner
+# is better placed under one bijection than under another.
+#
+# ```{prf:lemma} Plausible learners do not depend on the bijection
+# :label: lem-bijection-invariance
+#
+# A plausible learner has the same accuracy under every bijection: $A_g(f) = A_{g'}(f)$
+# for all bijections $g, g'$. Hence $A_g(f)$ also equals the learner's accuracy averaged
+# over a uniformly random bijection.
+# ```
+#
+# ```{prf:proof}
+# Let $\sigma = g' \circ g^{-1}$, a permutation of $\mathcal{Y}$. If $D$ is a training
+# set drawn under $g$, then $\sigma(D)$ has the same inputs with labels $g'(x)$: it is
+# distributed as a training set drawn under $g'$. By plausibility $f_{\sigma(D)}(x_0)$
+# has the law of $\sigma(f_D(x_0))$, so $A_{g'}(f) = \Pr[\sigma(f_D(x_0)) = \sigma(y_0)]
+# = A_g(f)$.
+# ```
+#
+# `bijection.accuracy_for_bijection` computes $A_g(f)$ exactly for one fixed $g$ by
+# listing all $k^n$ training sequences. Over all $4! = 24$ bijections of $k = 4$ labels,
+# with $n = 3$ samples:
+
+# %%
+k_inv, n_inv = 4, 3
+per_g = pd.DataFrame(
+    {learner: [float(bijection.accuracy_for_bijection(g, n_inv, learner))
+               for g in itertools.permutations(range(k_inv))]
+     for learner in bijection.EXACT_LEARNERS})
+a_star = float(bijection.optimal_accuracy(k_inv, n_inv))
+assert (per_g["optimal"] == a_star).all()
+assert (per_g["memorise"] == float(bijection.memorising_accuracy(k_inv, n_inv))).all()
+assert per_g["first_unseen"].min() < a_star < per_g["first_unseen"].max()
+inv_table = per_g.agg(["min", "max", "mean"]).T
+inv_table
+
+# %%
+glue("inv_first_max", float(inv_table.loc["first_unseen", "max"]), display=False)
+glue("inv_first_min", float(inv_table.loc["first_unseen", "min"]), display=False)
+glue("inv_opt", a_star, display=False)
+
+# %% [markdown]
+# The two plausible learners score the same under all 24 bijections. The first-unseen
+# learner ranges from {glue:text}`inv_first_min:.3f` to {glue:text}`inv_first_max:.3f`:
+# when $g(x_0)$ is the first label, the first label not seen is always $y_0$ while $x_0$
+# is unseen, and the learner never errs. Under such bijections it beats the optimal
+# plausible learner's {glue:text}`inv_opt:.3f`, so statements "for every learner" about a
+# fixed bijection are false without plausibility. Averaged over the bijections it
+# matches the optimal learner, which anticipates the proposition below.
 #
 # ## Lemma 1: a lower bound on the sample count
 #
@@ -117,7 +173,7 @@ for name, data in [("before", train0), ("after ", swapped0)]:
 # :label: lem-bijection
 #
 # In Bijection Uncovering with $k \ge 3$, every plausible learner trained on $n$ samples
-# satisfies
+# satisfies, under every bijection $g$,
 #
 # $$
 # \Pr[f_D(x_0) = y_0] \le 1 - \tfrac12 \left(1 - \tfrac{2}{k}\right)^{n}.
@@ -127,21 +183,31 @@ for name, data in [("before", train0), ("after ", swapped0)]:
 # that says something only for $\tau > 1/2$.
 # ```
 #
+# The paper's proof fixes a second input $x_1$ with label $y_1 = g(x_1)$ and splits on
+# the event $E$ that neither $x_0$ nor $x_1$ occurs in $D$, of probability
+# $(1 - 2/k)^n$. Its Case 1 is "$E$ happens"; its Case 2 is introduced as "when $\neg E$
+# does not happen", which is Case 1 again, and should read "when $E$ does not happen".
+# With that correction:
+#
 # ```{prf:proof}
-# Fix a second input $x_1$ with label $y_1$. With probability $(1 - 2/k)^n$ the event $E$
-# that neither $x_0$ nor $x_1$ is in $D$ happens. On $E$ the labels $y_0$ and $y_1$ do not
-# occur in $D$, so the swap $\sigma = (y_0\ y_1)$ leaves $D$ unchanged and plausibility
-# gives $\Pr[f_D(x_0) = y_0 \mid D] = \Pr[f_D(x_0) = y_1 \mid D]$; the two add up to at
-# most 1, so each is at most $1/2$. Off $E$ the learner is right with probability at
-# most 1.
+# Case 1, $E$ happens: the labels $y_0$ and $y_1$ do not occur in $D$, so the swap
+# $\sigma = (y_0\ y_1)$ leaves $D$ unchanged and plausibility gives
+# $\Pr[f_D(x_0) = y_0 \mid D] = \Pr[f_D(x_0) = y_1 \mid D]$; the two add up to at most
+# 1, so each is at most $1/2$. Case 2, $E$ does not happen: the learner is right with
+# probability at most 1. Hence
+# $\Pr[f_D(x_0) = y_0] \le \frac12 \Pr[E] + 1 - \Pr[E]$.
 # ```
 #
-# Two slips in the paper's proof: the learner that attains the bound must pick a
-# *uniformly random* unseen label (the paper says "an arbitrary" one, which is not
-# plausible), and its "Case 2 is when $\neg E$ does not happen" should read "when $E$ does
-# not happen". Solving {eq}`eq-bijection-bound` for $n$ with `sympy`:
+# The paper also describes a learner that predicts "an arbitrary" label not seen in $D$
+# when $x_0$ is unseen; a plausible learner must pick a *uniformly random* one (the
+# first-unseen rule above is not plausible). That learner is the optimal one of the next
+# section, and it does not reach the bound; no learner does. At $k = 10$ and $n = 8$
+# the bound is {glue:text}`gap_bound:.3f`, the best plausible accuracy
+# {glue:text}`gap_opt:.3f`. Solving {eq}`eq-bijection-bound` for $n$ with `sympy`:
 
 # %%
+glue("gap_bound", float(bijection.paper_bound(10, 8)), display=False)
+glue("gap_opt", float(bijection.optimal_accuracy(10, 8)), display=False)
 k, n, tau, eps = sp.symbols("k n tau epsilon", positive=True)
 bound = 1 - sp.Rational(1, 2) * (1 - 2 / k) ** n
 n_bound = sp.solve(sp.Eq(bound, tau), n)[0]
@@ -177,22 +243,27 @@ for k_, tau_ in [(10, "0.9"), (100, "0.99")]:
 # Let $C_k(n) = \sum_{j=0}^{k} (-1)^j \binom{k}{j} (1 - j/k)^n$ be the probability that
 # $n$ uniform draws see all $k$ inputs. The learner that answers the label of $x_0$ when
 # seen, and otherwise a uniformly random label not seen in $D$, is plausible and has
-# accuracy
+# accuracy, under every bijection,
 #
 # $$
 # A^*(k, n) = 1 - \left(1 - \tfrac1k\right)^{n} + \frac{1 - C_k(n)}{k}.
 # $$ (eq-bijection-exact)
 #
-# No learner, plausible or not, does better. $A^*(k, n)$ is strictly increasing in $n$.
+# No plausible learner does better, under any bijection. Averaged over a uniformly random
+# bijection, no learner at all, plausible or not, does better. $A^*(k, n)$ is strictly
+# increasing in $n$.
 # ```
 #
 # ```{prf:proof}
-# Every bijection consistent with $D$ gives $D$ the same likelihood $k^{-n}$, so given $D$
-# the labelling is uniform over those bijections. If $x_0 \in D$ its label is known.
-# Otherwise let $U$ be the $u \ge 1$ unseen inputs: $f$ maps them onto the $u$ unseen
-# labels by a uniform bijection, so $f(x_0)$ is uniform over the unseen labels and no
-# learner is right with probability above $1/u$; ours attains it. Thus
-# $A^* = \Pr[x_0 \in D] + \mathbb{E}[\ind\{x_0 \in U\}/|U|]$, and by symmetry over the
+# Draw $g$ uniformly at random. Every bijection consistent with $D$ gives $D$ the same
+# likelihood $k^{-n}$, so given $D$ the labelling is uniform over those bijections. If
+# $x_0 \in D$ its label is known. Otherwise let $U$ be the $u \ge 1$ unseen inputs: $g$
+# maps them onto the $u$ unseen labels by a uniform bijection, so $g(x_0)$ is uniform
+# over the unseen labels and no learner is right with probability above $1/u$; ours
+# attains it. So no learner's average accuracy exceeds that of ours, which is
+# $A^* = \Pr[x_0 \in D] + \mathbb{E}[\ind\{x_0 \in U\}/|U|]$. A plausible learner's
+# accuracy under a fixed $g$ equals its average ({prf:ref}`lem-bijection-invariance`), so
+# it is at most $A^*$, with equality for ours. By symmetry over the
 # inputs, $\mathbb{E}[\ind\{x_0 \in U\}/|U|] = \frac1k \mathbb{E}\big[\sum_{x}
 # \ind\{x \in U\}/|U|\big] = \frac1k \Pr[U \ne \emptyset] = (1 - C_k(n))/k$, with
 # $C_k(n)$ the coupon-collector probability {cite:p}`levin2017markov` by
@@ -200,19 +271,20 @@ for k_, tau_ in [(10, "0.9"), (100, "0.99")]:
 # \in U] - \Pr[U = \{x_0\}])$ after $n$ draws, which is positive for $k \ge 3$.
 # ```
 #
-# A plausible learner gains nothing from putting mass on a seen label, and it must treat
-# the unseen labels alike (swapping two of them fixes $D$), so this learner is the best
-# plausible one. The proof's key step, that the best *unrestricted* learner is no better,
-# can be checked by brute force: enumerate every bijection and every training sequence,
-# and for each sequence count how often each label of $x_0$ produced it.
+# Under one fixed bijection the restriction cannot be dropped: the learner that always
+# answers $g(x_0)$ is perfect there, and the first-unseen learner beat $A^*$ under some
+# bijections above. The proof's key step, that on average over the bijection the best
+# *unrestricted* learner is no better, can be checked by brute force: enumerate every
+# bijection and every training sequence, and for each sequence count how often each label
+# of $x_0$ produced it.
 
 # %%
 def bayes_accuracy(k: int, n: int) -> Fraction:
     """Best accuracy of any learner, by enumeration (k! bijections, k**n sequences)."""
     counts = defaultdict(Counter)
-    for f in itertools.permutations(range(k)):
+    for g in itertools.permutations(range(k)):
         for seq in itertools.product(range(k), repeat=n):
-            counts[tuple((x, f[x]) for x in seq)][f[0]] += 1
+            counts[tuple((x, g[x]) for x in seq)][g[0]] += 1
     best = sum(max(c.values()) for c in counts.values())
     return Fraction(best, math.factorial(k) * k**n)
 
@@ -220,7 +292,7 @@ def bayes_accuracy(k: int, n: int) -> Fraction:
 for k_, n_ in [(3, 2), (4, 3), (5, 3)]:
     exact = bijection.optimal_accuracy(k_, n_)
     assert bayes_accuracy(k_, n_) == exact
-    print(f"k = {k_}, n = {n_}: A* = {exact} = Bayes optimum")
+    print(f"k = {k_}, n = {n_}: A* = {exact} = Bayes optimum over a random bijection")
 
 # %% [markdown]
 # `bijection.optimal_accuracy` evaluates {eq}`eq-bijection-exact` in exact rational
@@ -329,8 +401,9 @@ plt.show()
 # ### Monte Carlo check
 #
 # `bijection.simulate_learner` draws random bijections and training sets (as an
-# integer array, one row per trial) and runs either learner. Every estimate must lie
-# within 4 standard errors of the exact value.
+# integer array, one row per trial) and runs either learner; both are plausible, so by
+# {prf:ref}`lem-bijection-invariance` the average over bijections is also the accuracy
+# under each one. Every estimate must lie within 4 standard errors of the exact value.
 
 # %%
 rows = []
@@ -358,7 +431,7 @@ mc_table.round({"exact": 5, "simulated": 5, "std. error": 5, "z": 2})
 # ```{prf:lemma} Label-swap attack
 # :label: lem-bijection-swap
 #
-# Let the attacker pick $x_1 \ne x_0$ uniformly, let $y_1 = f(x_1)$, and let $T(D)$ swap
+# Let the attacker pick $x_1 \ne x_0$ uniformly, let $y_1 = g(x_1)$, and let $T(D)$ swap
 # the labels $y_0$ and $y_1$ in every sample of a training set $D$ of size $N$. For every
 # plausible learner with clean accuracy $A$ at $x_0$,
 #
@@ -422,44 +495,6 @@ glue("att_4Nk", 4 * N_att / k_att, display=False)
 # ($2N/k =$ {glue:text}`att_2Nk:.0f`) at a symmetric-difference cost of
 # {glue:text}`att_symdiff:.2f` ($4N/k =$ {glue:text}`att_4Nk:.0f`). Every
 # entry of the table is asserted within 4 standard errors.
-#
-# ### The attack size follows $N/n^*$
-#
-# The conjecture predicts an attack of size $\Theta(N/n^*)$, with $n^*$ the exact sample
-# count. Since $n^* = \Theta(k)$, the swap's cost $4N/k$ is $(4 n^*/k) \cdot N/n^*$: a
-# straight line of slope 1 on log-log axes, with a constant that depends on $k$ and
-# $\tau$ only through $n^*/k$. We measure it for three values of $k$ at $\tau = 0.9$.
-
-# %%
-tau_law = Fraction(9, 10)
-law = []
-for k_ in (10, 30, 100):
-    n_star = bijection.min_samples(k_, tau_law)
-    for mult in (1, 2, 4, 8, 16, 32, 64):
-        r = bijection.swap_attack(k_, mult * n_star, SIZE_TRIALS, rng)
-        law.append({"k": k_, "n*": n_star, "N / n*": mult,
-                    "size": r.symmetric_difference, "se": r.symmetric_difference_se,
-                    "4N/k": 4 * mult * n_star / k_})
-law = pd.DataFrame(law)
-law["z"] = (law["size"] - law["4N/k"]) / law["se"]
-assert (law["z"].abs() < 4).all()
-
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Attack size of the label swap, as the symmetric difference |T(D) - D| of multisets, against N/n* at tau = 0.9. Dots: simulated means with 4-standard-error bars; lines: 4N/k = (4 n*/k) N/n*; dashed grey: the limiting constant 4 log(1/(1 - tau)).", "name": "fig-bijection-attack-size"}}
-fig, ax = plt.subplots()
-for (k_, g), color in zip(law.groupby("k"), ["tab:blue", "tab:orange", "tab:green"]):
-    const = 4 * g["n*"].iloc[0] / k_
-    ax.errorbar(g["N / n*"], g["size"], yerr=4 * g["se"], fmt="o", ms=3, color=color)
-    ax.plot(g["N / n*"], const * g["N / n*"], color=color,
-            label=f"k = {k_}: size = {const:.2f} N/n*")
-x = np.array([1, 64])
-ax.plot(x, 4 * np.log(1 / (1 - float(tau_law))) * x, "--", color="grey", lw=1,
-        label=f"limit: {4 * np.log(10):.2f} N/n*")
-ax.set_xscale("log")
-ax.set_yscale("log")
-ax.set_xlabel("training-set size over clean sample count, N / n*")
-ax.set_ylabel("attack size (samples inserted + removed)")
-ax.legend(fontsize=8)
-plt.show()
 
 # %% [markdown]
 # ## The logical direction
@@ -506,6 +541,51 @@ for t in taus:
 pd.DataFrame(rows).round(3)
 
 # %% [markdown]
+# ### The attack's constant as $k$ grows
+#
+# The swap costs $4N/k$ in expectation (measured on the multisets in the table of
+# {prf:ref}`lem-bijection-swap`), which is $c \cdot N/n^*$ with the constant
+# $c(k, \tau) = 4n^*/k$. With $L = \log\frac{1}{1-\tau}$, the proposition gives
+# $n^*/k \le L + 1/k$. From below, $A^*(k, n) \le 1 - (1 - 1/k)^n + 1/k$ and
+# $-\log(1 - 1/k) \le 1/(k - 1)$ give $n^*/k \ge L - (L + \frac{1}{1-\tau})/k$. So $c$
+# tends to $4L$ at rate $1/k$; we check both inequalities on the exact $n^*$ for $k$ up
+# to 2000.
+
+# %%
+tau_c = Fraction(9, 10)
+L_c, inv_gap = math.log(1 / (1 - tau_c)), 1 / (1 - float(tau_c))
+k_const = np.unique(np.geomspace(3, 2_000, 24).astype(int))
+const = pd.DataFrame(
+    [{name: 4 * fn(int(k_), tau_c) / k_ for name, fn in
+      zip(["Lemma 1", "exact", "memorising"], count_fns)} for k_ in k_const],
+    index=pd.Index(k_const, name="k"))
+slack = const["exact"] / 4 - L_c  # n*/k - L
+assert np.all(slack <= 1 / k_const) and np.all(slack >= -(L_c + inv_gap) / k_const)
+glue("const_limit", 4 * L_c, display=False)
+glue("const_kmax", float(const["exact"].iloc[-1]), display=False)
+glue("const_lb_limit", 2 * math.log(1 / (2 - 2 * float(tau_c))), display=False)
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The constant c = 4 n*/k of the label swap, attack size = c N/n*, against the number of classes k at tau = 0.9. Solid: exact n*; dotted: the memorising learner's count; dashed: Lemma 1's bound; shaded: the proven envelope L - (L + 1/(1 - tau))/k <= n*/k <= L + 1/k, times 4; grey lines: the limits 4 log(1/(1 - tau)) = 4 ln 10 and, for Lemma 1, 2 log(1/(2 - 2 tau)).", "name": "fig-bijection-constant"}}
+fig, ax = plt.subplots()
+kk = np.geomspace(3, 2_000, 200)
+ax.fill_between(kk, 4 * (L_c - (L_c + inv_gap) / kk), 4 * (L_c + 1 / kk),
+                color="tab:blue", alpha=0.12, lw=0, label="proven envelope")
+for col, ls in [("exact", "-"), ("memorising", ":"), ("Lemma 1", "--")]:
+    ax.plot(k_const, const[col], ls=ls, color="tab:blue", label=col)
+ax.axhline(4 * L_c, color="grey", lw=0.6)
+ax.axhline(2 * math.log(1 / (2 - 2 * float(tau_c))), color="grey", lw=0.6)
+ax.set_xscale("log")
+ax.set_ylim(0, 11)
+ax.set_xlabel("number of classes and inputs, k")
+ax.set_ylabel("attack size per N/n*, 4 n*/k")
+ax.legend(fontsize=8, loc="lower right")
+plt.show()
+
+# %% [markdown]
+# The exact constant is {glue:text}`const_kmax:.3f` at $k = 2000$, against the limit
+# $4\ln 10 =$ {glue:text}`const_limit:.3f`; Lemma 1's bound would suggest
+# {glue:text}`const_lb_limit:.3f`.
+#
 # So the lethal dose for Bijection Uncovering is $\Theta(N/n^*)$ in both directions: no
 # plausible learner survives $4(\log\frac{1}{1-\tau} + \frac1k) N/n^*$ poisons. Whether a
 # defence can *tolerate* $\Omega(N/n^*)$ is the other half of the conjecture, taken up by

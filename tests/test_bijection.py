@@ -191,6 +191,58 @@ def test_prediction_distribution_named_labels() -> None:
     assert memo == {y: Fraction(1, 4) for y in labels}
 
 
+def brute_force_for_bijection(g: tuple[int, ...], n: int, learner: str) -> Fraction:
+    """Accuracy under the fixed bijection g: the learner's own definition
+    (prediction_distribution) applied to every one of the k**n training sequences."""
+    k = len(g)
+    total = Fraction(0)
+    for seq in itertools.product(range(k), repeat=n):
+        train = [(x, g[x]) for x in seq]
+        dist = bij.prediction_distribution(train, range(k), 0, learner)
+        total += dist.get(g[0], Fraction(0))
+    return total / k**n
+
+
+@pytest.mark.parametrize("learner", bij.EXACT_LEARNERS)
+@pytest.mark.parametrize("k,n", [(3, 0), (3, 2), (4, 1), (4, 3)])
+def test_accuracy_for_bijection_matches_brute_force(
+    learner: str, k: int, n: int
+) -> None:
+    for g in itertools.permutations(range(k)):
+        assert bij.accuracy_for_bijection(g, n, learner) == brute_force_for_bijection(
+            g, n, learner)
+
+
+@pytest.mark.parametrize("k,n", [(3, 1), (4, 3), (5, 4), (6, 2)])
+def test_plausible_learners_same_accuracy_under_every_bijection(k: int, n: int) -> None:
+    # the lemma of Chapter 2: plausible => the accuracy does not depend on g
+    for g in itertools.permutations(range(k)):
+        assert bij.accuracy_for_bijection(g, n, "optimal") == bij.optimal_accuracy(k, n)
+        assert bij.accuracy_for_bijection(g, n, "memorise") == bij.memorising_accuracy(
+            k, n)
+
+
+@pytest.mark.parametrize("k,n", [(4, 3), (5, 4)])
+def test_first_unseen_depends_on_the_bijection(k: int, n: int) -> None:
+    values = [bij.accuracy_for_bijection(g, n, "first_unseen")
+              for g in itertools.permutations(range(k))]
+    # not plausible: under some bijections it beats the best plausible learner ...
+    assert min(values) < bij.optimal_accuracy(k, n) < max(values)
+    # ... but on average over a uniformly random bijection it is Bayes-optimal too
+    assert sum(values, Fraction(0)) / len(values) == bij.optimal_accuracy(k, n)
+
+
+def test_first_unseen_is_not_plausible() -> None:
+    labels = ["cat", "dog", "fish", "bird"]
+    train = [("img1", "cat"), ("img2", "dog")]
+    swap = {"cat": "cat", "dog": "dog", "fish": "bird", "bird": "fish"}
+    before = bij.prediction_distribution(train, labels, "img0", "first_unseen")
+    swapped = [(x, swap[y]) for x, y in train]
+    after = bij.prediction_distribution(swapped, labels, "img0", "first_unseen")
+    assert before == after == {"fish": 1}  # the swap fixes train but not the answer
+    assert {swap[y]: p for y, p in before.items()} != after
+
+
 # -- simulation ------------------------------------------------------------------------
 
 
@@ -256,6 +308,11 @@ def test_swap_attack_empty_training_set() -> None:
         (lambda: bij.prediction_distribution([("x", "z")], "abc", "x"), "every label"),
         (lambda: bij.prediction_distribution([("x", "a"), ("x", "b")], "abc", "x"),
          "several labels"),
+        (lambda: bij.accuracy_for_bijection([0, 1], 1), "g must be a permutation"),
+        (lambda: bij.accuracy_for_bijection([0, 1, 1], 1), "g must be a permutation"),
+        (lambda: bij.accuracy_for_bijection([0, 2, 1], -1), "n must be >= 0"),
+        (lambda: bij.accuracy_for_bijection(list(range(10)), 7), "too many"),
+        (lambda: bij.accuracy_for_bijection([0, 2, 1], 1, "x"), "learner must be"),
     ],
 )
 def test_bad_inputs_raise_value_error(call, match: str) -> None:

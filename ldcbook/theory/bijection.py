@@ -1,14 +1,18 @@
 """Bijection Uncovering: Lemmas 1 and 2 of the paper, exactly and by simulation.
 
 The task (Section 4.2.1 of the paper, Chapter 2 of the book): ``k`` inputs
-``x_0, ..., x_{k-1}`` and ``k`` labels; the labelling ``f`` is a uniformly random
-bijection; a training set holds ``n`` samples ``(x, f(x))`` with ``x`` uniform over the
-inputs; the learner is judged at the fixed input ``x_0`` (index 0 here).
+``x_0, ..., x_{k-1}`` and ``k`` labels; the labelling ``g`` is a bijection, fixed and
+unknown to the learner; a training set holds ``n`` samples ``(x, g(x))`` with ``x``
+uniform over the inputs; the learner ``f`` is judged at the fixed input ``x_0`` (index 0
+here).
 
 A learner is *plausible* when relabelling the training set by a permutation ``sigma`` of
 the labels relabels its prediction: ``f_{sigma(D)}(x_0)`` has the law of
-``sigma(f_D(x_0))``. The best plausible learner answers the label of ``x_0`` when it was
-seen and otherwise a uniformly random label *not seen* in the training set; its accuracy
+``sigma(f_D(x_0))``. A plausible learner has the same accuracy under every bijection
+(:func:`accuracy_for_bijection` checks this by enumeration), so the simulations may draw
+the bijection at random. The best plausible learner answers the label of ``x_0`` when it
+was seen and otherwise a uniformly random label *not seen* in the training set; its
+accuracy
 
     A*(k, n) = 1 - (1 - 1/k)^n + (1 - C_k(n)) / k,
 
@@ -25,7 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ldcbook._checks import check_int, check_seed
+from ldcbook._checks import check_array, check_int, check_seed
 from ldcbook.theory._common import (
     check_learner,
     first_reaching,
@@ -43,6 +47,15 @@ LEARNERS: tuple[str, ...] = ("optimal", "memorise")
     set (the best plausible learner);
 ``"memorise"``
     the label of ``x_0`` if seen, else a uniformly random label among all ``k``.
+"""
+
+EXACT_LEARNERS: tuple[str, ...] = LEARNERS + ("first_unseen",)
+"""Learners :func:`prediction_distribution` and :func:`accuracy_for_bijection` know.
+
+The plausible ones of :data:`LEARNERS`, and ``"first_unseen"``: the label of ``x_0`` if
+seen, else the *first* label (in the order of the label list, or the smallest index) not
+seen in the training set. It is deterministic and not plausible: its accuracy depends
+on the bijection.
 """
 
 
@@ -269,17 +282,18 @@ def prediction_distribution(
         The ``k >= 3`` distinct labels.
     x0 : hashable
         The test input.
-    learner : {"optimal", "memorise"}
+    learner : {"optimal", "memorise", "first_unseen"}
         ``"optimal"`` guesses among the labels not seen in ``train`` when ``x0`` is
         unseen (among all labels if every label was seen, which a bijection excludes);
-        ``"memorise"`` guesses among all labels.
+        ``"memorise"`` guesses among all labels; ``"first_unseen"`` answers the first
+        label of ``labels`` not seen in ``train`` (not plausible).
 
     Returns
     -------
     dict
         Label -> probability, for the labels with positive probability.
     """
-    check_learner(learner, LEARNERS)
+    check_learner(learner, EXACT_LEARNERS)
     labels = list(labels)
     if len(set(labels)) != len(labels) or len(labels) < 3:
         raise ValueError(f"labels must be at least 3 distinct labels, got {labels!r}")
@@ -294,18 +308,77 @@ def prediction_distribution(
     if own:
         return {own.pop(): Fraction(1)}
     seen = {y for _, y in pairs}
-    pool = [y for y in labels if y not in seen] if learner == "optimal" else labels
+    pool = [y for y in labels if y not in seen] if learner != "memorise" else labels
     pool = pool or labels
+    if learner == "first_unseen":
+        return {pool[0]: Fraction(1)}
     return {y: Fraction(1, len(pool)) for y in pool}
+
+
+def accuracy_for_bijection(
+    g: Sequence[int] | np.ndarray, n: int, learner: str = "optimal"
+) -> Fraction:
+    """Exact accuracy at ``x_0`` under one fixed bijection, by enumeration.
+
+    Every one of the ``k**n`` training sequences is listed, each of probability
+    ``k**-n``, and the learner's chance of answering ``g[0]`` is added up exactly
+    (Chapter 2). A plausible learner gets the same value under every bijection
+    (:func:`optimal_accuracy` for ``"optimal"``, :func:`memorising_accuracy` for
+    ``"memorise"``); ``"first_unseen"``, which is not plausible, does not.
+
+    Parameters
+    ----------
+    g : array_like of int
+        The bijection: ``g[x]`` is the label of input ``x``; a permutation of
+        ``0, ..., k - 1`` with ``k >= 3``.
+    n : int
+        Number of training samples, ``>= 0``, with ``k**n <= 2**20``.
+    learner : {"optimal", "memorise", "first_unseen"}
+        The learner, as in :func:`prediction_distribution`.
+
+    Returns
+    -------
+    Fraction
+
+    Raises
+    ------
+    ValueError
+        If ``g`` is not a permutation of ``0..k-1`` with ``k >= 3``, or the enumeration
+        would exceed ``2**20`` sequences.
+    """
+    g = check_array("g", g, ndim=1, kind="i")
+    k = g.size
+    if k < 3 or not np.array_equal(np.sort(g), np.arange(k)):
+        raise ValueError(f"g must be a permutation of 0..k-1 with k >= 3, got {g}")
+    n = check_int("n", n, min_value=0)
+    learner = check_learner(learner, EXACT_LEARNERS)
+    if k**n > 2**20:
+        raise ValueError(f"k**n = {k}**{n} sequences are too many to list (> 2**20)")
+    X = np.indices((k,) * n).reshape(n, k**n).T  # every training sequence, one per row
+    t = X.shape[0]
+    present = np.zeros((t, k), dtype=bool)  # inputs seen, i.e. labels g[x] seen
+    present[np.arange(t)[:, None], X] = True
+    seen = present[:, 0]
+    unseen_labels = np.ones((t, k), dtype=bool)
+    unseen_labels[:, g] = ~present  # label g[x] is unseen when input x is
+    if learner == "first_unseen":
+        right = seen | (unseen_labels.argmax(axis=1) == g[0])
+        return Fraction(int(right.sum()), t)
+    if learner == "memorise":
+        return Fraction(int(seen.sum()), t) + Fraction(int((~seen).sum()), t * k)
+    u = unseen_labels.sum(axis=1)[~seen]  # x_0 unseen: a guess among u >= 1 labels
+    values, counts = np.unique(u, return_counts=True)
+    guessed = sum(Fraction(int(c), int(v)) for v, c in zip(values, counts))
+    return (Fraction(int(seen.sum())) + guessed) / t
 
 
 def _draw(
     rng: np.random.Generator, k: int, n: int, t: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draw ``t`` bijections ``f`` and training sets (inputs ``X``, labels ``Y``)."""
-    f = rng.permuted(np.tile(np.arange(k), (t, 1)), axis=1)
+    """Draw ``t`` bijections ``g`` and training sets (inputs ``X``, labels ``Y``)."""
+    g = rng.permuted(np.tile(np.arange(k), (t, 1)), axis=1)
     X = rng.integers(0, k, size=(t, n))
-    return X, np.take_along_axis(f, X, axis=1), f
+    return X, np.take_along_axis(g, X, axis=1), g
 
 
 def _predict(
@@ -343,9 +416,10 @@ def simulate_learner(
     """Monte Carlo accuracy at ``x_0`` of a plausible learner on sampled training sets.
 
     Each trial draws a random bijection and ``n`` training samples, trains ``learner``
-    and checks its prediction at ``x_0`` (Chapter 2). The estimate should match
-    :func:`optimal_accuracy` for ``"optimal"`` and :func:`memorising_accuracy` for
-    ``"memorise"``.
+    and checks its prediction at ``x_0`` (Chapter 2). Both learners are plausible, so
+    their accuracy is the same under every bijection and the random draw changes
+    nothing on average. The estimate should match :func:`optimal_accuracy` for
+    ``"optimal"`` and :func:`memorising_accuracy` for ``"memorise"``.
 
     Parameters
     ----------
@@ -369,8 +443,8 @@ def simulate_learner(
     rng = check_seed("seed", seed)
 
     def correct(t: int) -> list[np.ndarray]:
-        X, Y, f = _draw(rng, k, n, t)
-        return [_predict(X, Y, k, learner, rng) == f[:, 0]]
+        X, Y, g = _draw(rng, k, n, t)
+        return [_predict(X, Y, k, learner, rng) == g[:, 0]]
 
     estimate, standard_error = monte_carlo(trials, max(n, k), correct)
     return estimate, standard_error
@@ -415,9 +489,9 @@ def swap_attack(
     rng = check_seed("seed", seed)
 
     def attack(t: int) -> list[np.ndarray]:  # clean, attacked, relabelled, size
-        X, Y, f = _draw(rng, k, N, t)
-        y0 = f[:, :1]
-        y1 = f[np.arange(t), rng.integers(1, k, size=t)][:, None]
+        X, Y, g = _draw(rng, k, N, t)
+        y0 = g[:, :1]
+        y1 = g[np.arange(t), rng.integers(1, k, size=t)][:, None]
         Y_att = np.where(Y == y0, y1, np.where(Y == y1, y0, Y))
         return [
             _predict(X, Y, k, learner, rng) == y0[:, 0],
