@@ -134,6 +134,79 @@ def test_simulate_learner_reproducible() -> None:
     assert a == mem.simulate_learner(7, 3, 4, 1_000, seed=np.random.default_rng(5))
 
 
+# -- a fixed labelling: the class F of swap-equivariant learners ----------------------
+
+
+def brute_force_for_labelling(g: tuple[int, ...], k: int, n: int, learner: str):
+    """Accuracy under the fixed labelling g, by running the learner's definition on
+    each of the m**n training sequences (Python loops, no shared code)."""
+    m = len(g)
+    total = Fraction(0)
+    for seq in itertools.product(range(m), repeat=n):
+        if 0 in seq:
+            total += 1
+        elif learner == "memorise":
+            total += Fraction(1, k)
+        else:
+            counts = Counter(g[x] for x in seq)
+            best = max(counts.values(), default=0)
+            answer = min((c for c in range(k) if counts[c] == best), default=0)
+            total += answer == g[0]
+    return total / m**n
+
+
+@pytest.mark.parametrize("learner", mem.LEARNERS)
+@pytest.mark.parametrize("m,k,n", [(2, 2, 0), (2, 3, 2), (3, 2, 3), (4, 3, 2)])
+def test_accuracy_for_labelling_matches_brute_force(
+    learner: str, m: int, k: int, n: int
+) -> None:
+    for g in itertools.product(range(k), repeat=m):
+        exact = mem.accuracy_for_labelling(g, k, n, learner)
+        assert exact == brute_force_for_labelling(g, k, n, learner)
+
+
+@pytest.mark.parametrize("m,k,n", [(2, 2, 3), (3, 3, 2), (4, 3, 3), (5, 2, 4)])
+def test_swap_equivariant_learner_same_accuracy_under_every_labelling(
+    m: int, k: int, n: int
+) -> None:
+    exact = mem.optimal_accuracy(m, k, n)
+    values = [mem.accuracy_for_labelling(g, k, n, "frequent")
+              for g in itertools.product(range(k), repeat=m)]
+    for g in itertools.product(range(k), repeat=m):
+        assert mem.accuracy_for_labelling(g, k, n, "memorise") == exact
+    # "frequent" is not swap-equivariant: it depends on the labelling, beats the bound
+    # under some, and is optimal only on average over all k**m labellings
+    assert min(values) < exact < max(values) == 1
+    assert sum(values, Fraction(0)) / len(values) == exact
+
+
+def test_frequent_under_a_constant_labelling() -> None:
+    # the counterexample of Chapter 3: m = 100, k = 10, one sample
+    g = np.full(100, 9)
+    assert mem.accuracy_for_labelling(g, 10, 1, "frequent") == 1
+    assert mem.optimal_accuracy(100, 10, 1) == Fraction(109, 1000)
+    est, se = mem.simulate_learner(100, 10, 1, 2_000, seed=0, learner="frequent",
+                                   labelling=g)
+    assert est == 1 and se == 0
+    # Lemma 4's removal leaves it right unless every sample was a copy of x_0
+    m, k, N = 4, 10, 3
+    r = mem.removal_attack(m, k, N, 40_000, seed=2, learner="frequent",
+                           labelling=np.full(m, 9))
+    assert r.clean_accuracy == 1
+    assert abs(r.accuracy - (1 - m**-N)) < Z * max(r.accuracy_se, 1e-3)
+    r = mem.removal_attack(m, k, N, 40_000, seed=2, learner="memorise",
+                           labelling=np.full(m, 9))
+    assert abs(r.accuracy - 1 / k) < Z * r.accuracy_se
+
+
+@pytest.mark.parametrize("learner", mem.LEARNERS)
+def test_simulate_learner_fixed_labelling_matches_enumeration(learner: str) -> None:
+    g = np.array([2, 0, 0, 1, 2])
+    est, se = mem.simulate_learner(5, 3, 4, 40_000, seed=4, learner=learner,
+                                   labelling=g)
+    assert abs(est - float(mem.accuracy_for_labelling(g, 3, 4, learner))) < Z * se
+
+
 # -- Lemma 4: the removal attack -------------------------------------------------------
 
 
@@ -187,6 +260,15 @@ def test_multiset_distance() -> None:
         (lambda: mem.simulate_learner(3, 2, 1, 10, 0, learner="x"), "learner must be"),
         (lambda: mem.removal_attack(3, 2, -1, 10, 0), "N must be >= 0"),
         (lambda: mem.removal_attack(3, 2, 5, 0, 0), "trials must be >= 1"),
+        (lambda: mem.accuracy_for_labelling([0], 2, 1), "m >= 2 inputs"),
+        (lambda: mem.accuracy_for_labelling([0, 2], 2, 1), r"classes in 0\.\.1"),
+        (lambda: mem.accuracy_for_labelling([0, -1], 2, 1), r"classes in 0\.\.1"),
+        (lambda: mem.accuracy_for_labelling([0, 1], 2, 21), "too many"),
+        (lambda: mem.accuracy_for_labelling([0, 1], 2, 1, "x"), "learner must be"),
+        (lambda: mem.simulate_learner(3, 2, 1, 10, 0, labelling=[0, 1]),
+         "each of the m = 3 inputs"),
+        (lambda: mem.removal_attack(3, 2, 1, 10, 0, labelling=[0, 1, 2]),
+         r"classes in 0\.\.1"),
     ],
 )
 def test_bad_inputs_raise_value_error(call, match: str) -> None:
@@ -201,3 +283,5 @@ def test_bad_types_raise_type_error() -> None:
         mem.removal_attack(3, 2, 5, 10, 0, preserve_size=1)
     with pytest.raises(TypeError, match="tau must be"):
         mem.min_samples(3, 2, None)
+    with pytest.raises(TypeError, match="labelling must have an integer dtype"):
+        mem.simulate_learner(3, 2, 1, 10, 0, labelling=[0.5, 1.0, 0.0])

@@ -1,39 +1,49 @@
 """Instance Memorization: Lemmas 3 and 4 of the paper, exactly and by simulation.
 
 The task (Section 4.2.2 of the paper, Chapter 3 of the book): there are ``m`` inputs
-``x_0, ..., x_{m-1}``; each input carries a label drawn independently and uniformly from
-``k`` classes; a training set holds ``n`` samples ``(x, label(x))`` with ``x`` uniform
-over the ``m`` inputs; the learner is judged at the fixed input ``x_0`` (index 0 here).
+``x_0, ..., x_{m-1}`` and ``k`` classes; a labelling ``g`` (fixed, unknown to the
+learner) gives each input its class; a training set holds ``n`` samples ``(x, g(x))``
+with ``x`` uniform over the ``m`` inputs; the learner is judged at the fixed input
+``x_0`` (index 0 here).
 
-Given the training set, the label of an unseen ``x_0`` is still uniform over the ``k``
-classes and independent of everything seen, so the best any learner can do is to
-*memorise*: answer the label of ``x_0`` when it was seen, guess otherwise. Its accuracy
-``1 - (1 - 1/m)^n (1 - 1/k)`` is Lemma 3's bound, attained (the bound is tight).
+The paper restricts the learner to a class ``F``; the book takes it to be the
+*swap-equivariant* learners, whose prediction at ``x_0`` follows any relabelling of the
+samples of ``x_0`` and ignores relabellings of the samples of any other input. Such a
+learner has the same accuracy under every labelling, and when ``x_0`` is unseen it
+guesses uniformly. So its accuracy is at most that of the memorising learner,
+``1 - (1 - 1/m)^n (1 - 1/k)``, which is Lemma 3's bound, attained (the bound is tight).
+The same bound holds for *every* learner on average over a uniformly random labelling,
+which is what the simulations here draw unless a ``labelling`` is given; under one fixed
+labelling a learner outside ``F`` can do better (:func:`accuracy_for_labelling`).
 
-Lemma 4's attack removes every copy of ``(x_0, y_0)``; afterwards the label of ``x_0``
-is independent of the training set, so *every* learner is right with probability
-exactly ``1/k``.
+Lemma 4's attack removes every copy of ``(x_0, y_0)``; afterwards a learner in ``F`` is
+right with probability exactly ``1/k`` under every labelling, and every learner is on
+average over a random labelling.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from ldcbook._checks import check_int, check_seed, to_fraction
+from ldcbook._checks import check_array, check_int, check_seed, to_fraction
 from ldcbook.theory._common import check_learner, log_fraction, monte_carlo, seen_label
 
 LEARNERS: tuple[str, ...] = ("memorise", "frequent")
 """Learners :func:`simulate_learner` and :func:`removal_attack` can run.
 
 ``"memorise"``
-    the label of ``x_0`` if seen, else a uniformly random class (optimal, Lemma 3);
+    the label of ``x_0`` if seen, else a uniformly random class (swap-equivariant and
+    optimal under every labelling, Lemma 3);
 ``"frequent"``
     the label of ``x_0`` if seen, else the most frequent label in the training set
-    (ties to the smaller class index); also optimal, and deterministic.
+    (ties to the smaller class index); deterministic and not swap-equivariant. It is
+    optimal on average over a random labelling, but its accuracy depends on the
+    labelling: under a constant one it is right whenever the training set is not empty.
 """
 
 
@@ -236,11 +246,28 @@ def multiset_distance(before: np.ndarray, after: np.ndarray, size: int) -> np.nd
     return np.abs(diff).sum(axis=1)
 
 
+def _check_labelling(labelling: Any, m: int, k: int) -> np.ndarray | None:
+    """``None``, or ``labelling`` as an int array of ``m`` classes in ``0..k-1``."""
+    if labelling is None:
+        return None
+    g = check_array("labelling", labelling, ndim=1, kind="i")
+    if g.size != m:
+        raise ValueError(f"labelling must give a class to each of the m = {m} inputs, "
+                         f"got {g.size} entries")
+    if g.min() < 0 or g.max() >= k:
+        raise ValueError(f"labelling must hold classes in 0..{k - 1}")
+    return g
+
+
 def _draw(
-    rng: np.random.Generator, m: int, k: int, n: int, t: int
+    rng: np.random.Generator, m: int, k: int, n: int, t: int,
+    labelling: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draw ``t`` label tables and training sets (inputs ``X``, labels ``Y``)."""
-    table = rng.integers(0, k, size=(t, m))
+    """Draw ``t`` label tables (or repeat ``labelling``) and training sets ``X, Y``."""
+    if labelling is None:
+        table = rng.integers(0, k, size=(t, m))
+    else:
+        table = np.broadcast_to(labelling, (t, m))
     X = rng.integers(0, m, size=(t, n))
     return X, np.take_along_axis(table, X, axis=1), table
 
@@ -257,6 +284,58 @@ def _predict(
     return np.where(seen, memorised, fallback)
 
 
+def accuracy_for_labelling(
+    labelling: Sequence[int] | np.ndarray, k: int, n: int, learner: str = "memorise"
+) -> Fraction:
+    """Exact accuracy at ``x_0`` under one fixed labelling, by enumeration.
+
+    Every one of the ``m**n`` training sequences is listed, each of probability
+    ``m**-n``, and the learner's chance of answering ``labelling[0]`` is added up
+    exactly (Chapter 3). The swap-equivariant ``"memorise"`` gets :func:`optimal_accuracy` under
+    every labelling; ``"frequent"`` does not (under a constant labelling it is right
+    whenever ``n >= 1``), although its average over all ``k**m`` labellings is optimal.
+
+    Parameters
+    ----------
+    labelling : array_like of int
+        The classes, in ``0..k-1``, of the ``m >= 2`` inputs.
+    k : int
+        Number of classes, ``>= 2``.
+    n : int
+        Number of training samples, ``>= 0``, with ``m**n <= 2**20``.
+    learner : {"memorise", "frequent"}
+        The learner, as in :data:`LEARNERS`.
+
+    Returns
+    -------
+    Fraction
+
+    Raises
+    ------
+    ValueError
+        If ``labelling`` is not a 1-d array of ``m >= 2`` classes in ``0..k-1``, or the
+        enumeration would exceed ``2**20`` sequences.
+    """
+    k = check_int("k", k, min_value=2)
+    g = check_array("labelling", labelling, ndim=1, kind="i")
+    if g.size < 2:
+        raise ValueError(f"labelling must give a class to m >= 2 inputs, got {g.size}")
+    m = g.size
+    g = _check_labelling(g, m, k)
+    n = check_int("n", n, min_value=0)
+    learner = check_learner(learner, LEARNERS)
+    if m**n > 2**20:
+        raise ValueError(f"m**n = {m}**{n} sequences are too many to list (> 2**20)")
+    X = np.indices((m,) * n).reshape(n, m**n).T  # every training sequence, one per row
+    seen = (X == 0).any(axis=1)
+    t = X.shape[0]
+    if learner == "memorise":
+        return Fraction(int(seen.sum()), t) + Fraction(int((~seen).sum()), t * k)
+    frequent = _row_counts(g[X], k).argmax(axis=1)  # ties to the smaller class
+    right = seen | (frequent == g[0])
+    return Fraction(int(right.sum()), t)
+
+
 def simulate_learner(
     m: int,
     k: int,
@@ -264,13 +343,15 @@ def simulate_learner(
     trials: int,
     seed: int | np.random.Generator,
     learner: str = "memorise",
+    labelling: Sequence[int] | np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Monte Carlo accuracy at ``x_0`` of a learner on sampled tasks and training sets.
+    """Monte Carlo accuracy at ``x_0`` of a learner on sampled training sets.
 
-    Each trial draws a label for each of the ``m`` inputs and ``n`` training samples,
-    trains ``learner`` and checks its prediction at ``x_0`` (Lemma 3, Chapter 3). Both
-    learners in :data:`LEARNERS` are optimal, so the estimate should match
-    :func:`optimal_accuracy`.
+    Each trial draws ``n`` training samples, trains ``learner`` and checks its
+    prediction at ``x_0`` (Lemma 3, Chapter 3). Without ``labelling`` each trial also
+    draws a fresh uniformly random labelling, and both learners in :data:`LEARNERS`
+    should match :func:`optimal_accuracy`; with a fixed ``labelling`` only
+    ``"memorise"`` must, and :func:`accuracy_for_labelling` gives the exact value.
 
     Parameters
     ----------
@@ -284,6 +365,8 @@ def simulate_learner(
         Source of randomness.
     learner : {"memorise", "frequent"}
         Which learner to run.
+    labelling : array_like of int, optional
+        A fixed labelling: the classes (in ``0..k-1``) of the ``m`` inputs.
 
     Returns
     -------
@@ -294,10 +377,11 @@ def simulate_learner(
     n = check_int("n", n, min_value=0)
     trials = check_int("trials", trials, min_value=1)
     learner = check_learner(learner, LEARNERS)
+    fixed = _check_labelling(labelling, m, k)
     rng = check_seed("seed", seed)
 
     def correct(t: int) -> list[np.ndarray]:
-        X, Y, table = _draw(rng, m, k, n, t)
+        X, Y, table = _draw(rng, m, k, n, t, fixed)
         return [_predict(X, Y, k, learner, rng) == table[:, 0]]
 
     estimate, standard_error = monte_carlo(trials, max(n, m, k), correct)
@@ -312,6 +396,7 @@ def removal_attack(
     seed: int | np.random.Generator,
     preserve_size: bool = False,
     learner: str = "memorise",
+    labelling: Sequence[int] | np.ndarray | None = None,
 ) -> RemovalAttackResult:
     """Lemma 4's attack, simulated: remove every copy of ``(x_0, y_0)``.
 
@@ -319,9 +404,11 @@ def removal_attack(
     expected cost ``N/m``). With ``preserve_size=True`` each removed copy is replaced by
     a fresh sample drawn uniformly from the other ``m - 1`` inputs with its true label,
     so that ``T`` maps training sets of size ``N`` to size ``N`` (expected cost
-    ``2N/m``). Either way the label of ``x_0`` becomes independent of the training set,
-    so every learner is right with probability exactly ``1/k`` (Chapter 3). The attack
-    size is measured as the symmetric difference of the two multisets.
+    ``2N/m``). Either way the attacked set holds no copy of ``x_0``, so a
+    swap-equivariant learner (``"memorise"``) is right with probability exactly ``1/k``
+    under every labelling, and any learner is on average over a random labelling
+    (Chapter 3). Under a fixed ``labelling`` the ``"frequent"`` learner can escape. The
+    attack size is measured as the symmetric difference of the two multisets.
 
     Parameters
     ----------
@@ -337,6 +424,9 @@ def removal_attack(
         Replace removed copies by fresh draws instead of dropping them.
     learner : {"memorise", "frequent"}
         The learner attacked.
+    labelling : array_like of int, optional
+        A fixed labelling (classes of the ``m`` inputs); by default each trial draws a
+        uniformly random one.
 
     Returns
     -------
@@ -351,10 +441,11 @@ def removal_attack(
         kind = type(preserve_size).__name__
         raise TypeError(f"preserve_size must be a bool, got {kind}")
     learner = check_learner(learner, LEARNERS)
+    fixed = _check_labelling(labelling, m, k)
     rng = check_seed("seed", seed)
 
     def attack(t: int) -> list[np.ndarray]:  # clean, attacked, removed, size
-        X, Y, table = _draw(rng, m, k, N, t)
+        X, Y, table = _draw(rng, m, k, N, t, fixed)
         y0 = table[:, 0]
         copies = X == 0
         if preserve_size:
