@@ -24,7 +24,8 @@
 # coupling lemma, Theorem 1 (telling $U$ from $V$ with $n$ samples has advantage at most
 # $n\delta$) and Theorem 2 (a transform of attack size $2\delta N$ turns a sample of
 # $U^N$ into one of $V^N$). It also shows where $n\delta$ is tight and where it is far
-# too generous, which matters for the Gaussian case in {ref}`chap-gaussian`.
+# too generous: the criterion is the Hellinger distance, and it matters for the Gaussian
+# case in {ref}`chap-gaussian`.
 
 # %% tags=["remove-cell"]
 import ipywidgets as widgets
@@ -171,22 +172,24 @@ plt.show()
 # The best test is the likelihood-ratio test, and its advantage is the left-hand side
 # exactly. For Bernoulli samples the number of ones is sufficient, so
 # $\TV(U^n, V^n) = \TV(\mathrm{Bin}(n, p), \mathrm{Bin}(n, q))$, a finite sum that
-# `dc.bernoulli_product_tv` evaluates exactly. Take two pairs with the same
-# $\delta = 0.01$: a rare event against none at all, and two nearly fair coins.
+# `dc.bernoulli_product_tv` evaluates exactly. Take three pairs with the same
+# $\delta = 0.01$: a rare event against none at all, a rare event against one twice as
+# frequent (both laws put mass on both outcomes), and two nearly fair coins.
 
 # %%
 delta_b = 0.01
-pairs = {"Bern(0) vs Bern(0.01)": (0.0, 0.01), "Bern(0.5) vs Bern(0.51)": (0.5, 0.51)}
+pairs = {"Bern(0) vs Bern(0.01)": (0.0, 0.01), "Bern(0.01) vs Bern(0.02)": (0.01, 0.02),
+         "Bern(0.5) vs Bern(0.51)": (0.5, 0.51)}
 n_grid = np.unique(np.geomspace(1, 100_000, 41).astype(int))
 curves = {name: dc.bernoulli_product_tv(p, q, n_grid) for name, (p, q) in pairs.items()}
 bound = dc.theorem1_bound(delta_b, n_grid)
 assert all(np.all(c <= bound + 1e-12) for c in curves.values())  # Theorem 1 holds
-rare, fair = curves.values()
+rare = curves["Bern(0) vs Bern(0.01)"]
 assert np.allclose(rare, 1 - (1 - delta_b) ** n_grid)  # closed form for the rare event
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Exact best advantage TV(U^n, V^n) of a test that sees n samples, for two Bernoulli pairs with the same single-sample distance 0.01, against the bound n times 0.01 of Theorem 1 (dashed). For the rare event the bound is tight until n is about 1/delta; for the fair coins the advantage grows like the square root of n.", "name": "fig-theorem1"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Exact best advantage TV(U^n, V^n) of a test that sees n samples, for three Bernoulli pairs with the same single-sample distance 0.01, against the bound n times 0.01 of Theorem 1 (dashed). For the two rare-event pairs the advantage stays within a constant factor of the bound until n is of order 1/delta; for the fair coins it grows like the square root of n.", "name": "fig-theorem1"}}
 fig, ax = plt.subplots()
-for (name, c), color in zip(curves.items(), ["tab:blue", "tab:orange"]):
+for (name, c), color in zip(curves.items(), ["tab:blue", "tab:green", "tab:orange"]):
     ax.plot(n_grid, c, color=color, label=name)
 ax.plot(n_grid, bound, "k--", lw=1, label="Theorem 1 bound n·δ")
 ax.set_xscale("log")
@@ -211,37 +214,88 @@ print(f"n = {n_mc}: exact advantage {exact_adv:.4f}, "
 
 # %% [markdown]
 # How many samples does a target advantage $a = 1/2$ need? Theorem 1 says
-# $n \ge a/\delta$. The exact answer is the smallest $n$ with
-# $\TV(U^n, V^n) \ge a$:
+# $n \ge a/\delta$; the exact answer is the smallest $n$ with $\TV(U^n, V^n) \ge a$.
+# What decides between the two is not whether the supports overlap but how much
+# information one sample carries, measured by the squared Hellinger distance
+# $H^2(U, V) = \frac12 \sum_\omega \bigl(\sqrt{U(\omega)} - \sqrt{V(\omega)}\bigr)^2$,
+# which always lies between $\delta^2/2$ and $\delta$.
+#
+# ```{prf:proposition} When Theorem 1 is sharp
+# :label: prop-hellinger-criterion
+#
+# Let $H^2 = H^2(U, V) > 0$ and let $n^*(a)$ be the smallest $n$ with
+# $\TV(U^n, V^n) \ge a$, for $0 < a < 1$. Then
+#
+# $$
+# \frac{\log\frac{1}{1 - a^2}}{2\log\frac{1}{1 - H^2}} \le n^*(a) \le
+# \left\lceil \frac{\log\frac{1}{1 - a}}{\log\frac{1}{1 - H^2}} \right\rceil,
+# $$ (eq-hellinger-bracket)
+#
+# both of order $1/H^2$. Hence Theorem 1's bound $a/\delta$ is within a constant factor
+# of $n^*(a)$ if $H^2 \ge c\,\delta$ for a constant $c > 0$, and off by a factor of
+# order $\delta/H^2$, unbounded, when $H^2/\delta \to 0$.
+# ```
+#
+# ```{prf:proof}
+# Write $\rho = \sum_\omega \sqrt{U(\omega)V(\omega)} = 1 - H^2$. For any two laws
+# $1 - \rho \le \TV \le \sqrt{1 - \rho^2}$ (Le Cam's inequalities
+# {cite:p}`tsybakov2009introduction`): the first because $\min(u, v) \le \sqrt{uv}$, the
+# second by Cauchy–Schwarz applied to
+# $\frac12\sum|\sqrt u - \sqrt v|(\sqrt u + \sqrt v)$. The coefficient $\rho$
+# multiplies over independent samples, $\rho(U^n, V^n) = \rho^n$; solving
+# $\sqrt{1 - \rho^{2n}} \ge a$ and $1 - \rho^n \ge a$ for $n$ gives the bracket. Since
+# $H^2 \le \log\frac{1}{1 - H^2} \le \frac{H^2}{1 - H^2}$, both ends are of order
+# $1/H^2$, and $n^*(a)\,\delta/a$ is of order $\delta/H^2$.
+# ```
+#
+# Three families, each at four values of $\delta$: the rare event against none,
+# $\mathrm{Bern}(\delta)$ against $\mathrm{Bern}(2\delta)$, whose supports overlap, and
+# the fair coins. `dc.hellinger_squared` and `dc.hellinger_sample_bounds` compute $H^2$
+# and the bracket {eq}`eq-hellinger-bracket`, which must contain the exact count.
 
 # %%
+families = {"rare event": lambda d: (0.0, d),
+            "Bern(d) vs Bern(2d)": lambda d: (d, 2 * d),
+            "fair coins": lambda d: (0.5, 0.5 + d)}
 rows = []
 for d in [0.1, 0.03, 0.01, 0.003]:
-    row = {"delta": d, "Theorem 1: n >=": 0.5 / d}
-    for name, (p, q) in [("rare event", (0.0, d)), ("fair coins", (0.5, 0.5 + d))]:
-        row[f"{name}: exact n"] = dc.samples_to_distinguish(p, q, 0.5)
-        row[f"{name}: exact / bound"] = row[f"{name}: exact n"] * d / 0.5
-    rows.append(row)
-need = pd.DataFrame(rows).set_index("delta")
-assert (need.filter(like="exact / bound") >= 1).all().all()
-need.round(2)
+    for name, pair in families.items():
+        p, q = pair(d)
+        h2 = dc.hellinger_squared([1 - p, p], [1 - q, q])
+        n_exact = dc.samples_to_distinguish(p, q, 0.5)
+        lower, upper = dc.hellinger_sample_bounds(h2, 0.5)
+        assert lower <= n_exact <= upper and n_exact >= 0.5 / d
+        rows.append({"delta": d, "pair": name, "H^2 / delta": h2 / d,
+                     "exact n": n_exact, "exact / (a / delta)": n_exact * d / 0.5})
+need = pd.DataFrame(rows).pivot(index="delta", columns="pair")
+need = need.sort_index(ascending=False).reindex(columns=list(families), level="pair")
+need.round({"H^2 / delta": 4, "exact / (a / delta)": 2})
 
 # %%
-ratio = need.filter(like="exact / bound")
-glue("t1_rare_ratio", float(ratio.loc[0.003].iloc[0]), display=False)
-glue("t1_fair_ratio_big", float(ratio.loc[0.1].iloc[1]), display=False)
-glue("t1_fair_ratio_small", float(ratio.loc[0.003].iloc[1]), display=False)
+ratio, info = need["exact / (a / delta)"], need["H^2 / delta"]
+assert ratio["rare event"].max() < 2 and ratio["Bern(d) vs Bern(2d)"].max() < 6
+assert np.all(np.diff(ratio["fair coins"]) > 0)  # grows as delta shrinks
+glue("t1_rare_ratio", float(ratio.loc[0.003, "rare event"]), display=False)
+glue("t1_over_ratio", float(ratio.loc[0.003, "Bern(d) vs Bern(2d)"]), display=False)
+glue("t1_over_info", float(info.loc[0.003, "Bern(d) vs Bern(2d)"]), display=False)
+glue("t1_over_limit", float((np.sqrt(2) - 1) ** 2 / 2), display=False)
+glue("t1_fair_ratio_big", float(ratio.loc[0.1, "fair coins"]), display=False)
+glue("t1_fair_ratio_small", float(ratio.loc[0.003, "fair coins"]), display=False)
 glue("t1_limit", float(2 * np.log(2)), display=False)
 
 # %% [markdown]
 # For the rare event the bound is tight up to a constant, ratio
 # {glue:text}`t1_rare_ratio:.2f` (the limit $2\ln 2 \approx$
-# {glue:text}`t1_limit:.2f`, since $1 - (1 - \delta)^n \approx 1 - e^{-n\delta}$). For
-# the fair coins the ratio grows from {glue:text}`t1_fair_ratio_big:.1f` to
-# {glue:text}`t1_fair_ratio_small:.0f` as $\delta$ shrinks: they need order $1/\delta^2$
-# samples, because each sample carries information of order $\delta^2$, not $\delta$.
-# Theorem 1 is a valid lower bound in both cases, but a sharp one only when one
-# distribution puts mass $\delta$ where the other puts none.
+# {glue:text}`t1_limit:.2f`, since $1 - (1 - \delta)^n \approx 1 - e^{-n\delta}$). So is
+# it for $\mathrm{Bern}(\delta)$ against $\mathrm{Bern}(2\delta)$, although neither law
+# puts mass where the other puts none: ratio {glue:text}`t1_over_ratio:.2f`, because
+# $H^2/\delta$ stays near $(\sqrt2 - 1)^2/2 \approx$ {glue:text}`t1_over_limit:.4f`
+# ({glue:text}`t1_over_info:.4f` at $\delta = 0.003$). For the fair coins
+# $H^2 \approx \delta^2/2$ and the ratio grows from
+# {glue:text}`t1_fair_ratio_big:.1f` to {glue:text}`t1_fair_ratio_small:.0f` as
+# $\delta$ shrinks: they need order $1/\delta^2$ samples. Theorem 1 is a valid lower
+# bound in every case, and a sharp one, up to a constant, exactly when $H^2$ is of the
+# order of $\delta$.
 #
 # ## Theorem 2: the coupling transform
 #
@@ -357,11 +411,16 @@ plt.show()
 # $2(2\tau - 1)N/n$.
 #
 # The Lethal Dose Conjecture claims the matching **upper** bound, an attack of size
-# $O(N/n)$. That needs $\delta = O(1/n)$, i.e. the most data-efficient learner succeeds
-# with $O(1/\delta)$ samples. The fair coins above need order $1/\delta^2$; then
-# $2\delta N$ is of order $N/\sqrt{n}$, far more than $N/n$. Distribution discrimination
-# explains the conjecture where $n\delta$ is tight and leaves a gap where it is not.
-# {ref}`chap-gaussian` meets exactly this gap for isotropic Gaussians.
+# $O(N/n)$. That needs $\delta = O(1/n)$: the most data-efficient learner must succeed
+# with order $1/\delta$ samples. A learner accurate under both laws yields a test, so by
+# {prf:ref}`prop-hellinger-criterion` it needs at least order $1/H^2$ samples. When $H^2$
+# is of the order of $\delta$, as for both rare-event families, nothing stands in the
+# way. When $H^2 \ll \delta$, as for the fair coins ($H^2 \approx \delta^2/2$), the
+# learner needs at least order $1/\delta^2$ samples, and $2\delta N$ is then of order at
+# least $N/\sqrt{n}$, far more than $N/n$. Distribution discrimination explains the
+# conjecture where $H^2$ is of the order of $\delta$ and leaves a gap where it is not.
+# {ref}`chap-gaussian` meets exactly this gap for isotropic Gaussians, whose $H^2$ is of
+# order $\delta^2$ when the means are close.
 #
 # ## Explore
 #
@@ -372,13 +431,15 @@ plt.show()
 # %%
 def explore(p=0.5, q=0.51, n=1_000):
     d = abs(p - q)
+    h2 = dc.hellinger_squared([1 - p, p], [1 - q, q])
     tv = dc.bernoulli_product_tv(p, q, n)
-    print(f"delta = {d:.3f}; exact best advantage with n = {n:,}: {tv:.4f}; "
-          f"Theorem 1 bound n·delta = {n * d:.4f}")
+    print(f"delta = {d:.3f}, H^2 = {h2:.2e}; exact best advantage with n = {n:,}: "
+          f"{tv:.4f}; Theorem 1 bound n·delta = {n * d:.4f}")
     if 0 < d and tv < 0.99:
         n_half = dc.samples_to_distinguish(p, q, 0.5)
-        print(f"samples for advantage 1/2: exact {n_half:,}, "
-              f"Theorem 1 says at least {0.5 / d:,.1f}")
+        lower, upper = dc.hellinger_sample_bounds(h2, 0.5)
+        print(f"samples for advantage 1/2: exact {n_half:,}; Theorem 1 says at least "
+              f"{0.5 / d:,.1f}, the Hellinger bracket [{lower:,.1f}, {upper:,}]")
 
 
 explore()

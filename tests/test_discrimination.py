@@ -309,6 +309,62 @@ def test_samples_to_distinguish_matches_a_linear_scan(p, q, a):
     assert n >= a / abs(p - q) - 1e-9  # Theorem 1's lower bound
 
 
+# --------------------------------------------------------------------------------------
+# Hellinger distance: when Theorem 1 is sharp
+# --------------------------------------------------------------------------------------
+def test_hellinger_squared_exact_values():
+    assert dc.hellinger_squared([1, 0], [0, 1]) == 1.0
+    assert dc.hellinger_squared(P3, P3) == 0.0
+    delta = 0.01  # Bern(0) vs Bern(delta): 1 - sqrt(1 - delta)
+    assert dc.hellinger_squared([1, 0], [1 - delta, delta]) == pytest.approx(
+        1 - np.sqrt(1 - delta), rel=1e-12)
+    # by hand: (1/2)[(sqrt .5 - sqrt .1)^2 + 0 + 0 + (0 - sqrt .4)^2]
+    by_hand = 0.5 * ((np.sqrt(0.5) - np.sqrt(0.1)) ** 2 + 0.4)
+    assert dc.hellinger_squared(P3, Q3) == pytest.approx(by_hand)
+    assert dc.hellinger_squared(Q3, P3) == pytest.approx(by_hand)
+
+
+@settings(max_examples=60, deadline=None)
+@given(prob_vectors(5), prob_vectors(5))
+def test_hellinger_between_tv_squared_and_tv(p, q):
+    h2, tv = dc.hellinger_squared(p, q), dc.total_variation(p, q)
+    assert tv**2 / 2 - 1e-12 <= h2 <= tv + 1e-12
+    assert tv <= np.sqrt(h2 * (2 - h2)) + 1e-12  # Le Cam: TV <= sqrt(1 - rho^2)
+
+
+@pytest.mark.parametrize("p, q", [(0.2, 0.35), (0.0, 0.1), (0.5, 0.52)])
+def test_hellinger_multiplies_over_products(p, q):
+    # the count of ones is sufficient, so H^2(Bin(n, p), Bin(n, q)) = 1 - rho^n
+    n = 30
+    rho = 1 - dc.hellinger_squared([1 - p, p], [1 - q, q])
+    j = np.arange(n + 1)
+    binomial = dc.hellinger_squared(stats.binom.pmf(j, n, p), stats.binom.pmf(j, n, q))
+    assert binomial == pytest.approx(1 - rho**n, rel=1e-9)
+
+
+@pytest.mark.parametrize("a", [0.2, 0.5, 0.9])
+@pytest.mark.parametrize(
+    "p, q", [(0.0, 0.03), (0.03, 0.06), (0.5, 0.53), (0.1, 0.6), (0.0, 1.0)]
+)
+def test_hellinger_bracket_contains_the_exact_sample_count(p, q, a):
+    h2 = dc.hellinger_squared([1 - p, p], [1 - q, q])
+    lower, upper = dc.hellinger_sample_bounds(h2, a)
+    assert lower <= dc.samples_to_distinguish(p, q, a) <= upper
+
+
+def test_hellinger_sample_bounds_rejects_bad_input():
+    with pytest.raises(ValueError, match="h2"):
+        dc.hellinger_sample_bounds(0.0, 0.5)
+    with pytest.raises(ValueError, match="h2"):
+        dc.hellinger_sample_bounds(1.5, 0.5)
+    with pytest.raises(ValueError, match="advantage"):
+        dc.hellinger_sample_bounds(0.1, 1.0)
+    with pytest.raises(TypeError, match="h2"):
+        dc.hellinger_sample_bounds("0.1", 0.5)
+    with pytest.raises(ValueError, match="sum to 1"):
+        dc.hellinger_squared([0.5, 0.6], [0.5, 0.5])
+
+
 def test_samples_to_distinguish_rejects_bad_input():
     with pytest.raises(ValueError, match="q must differ"):
         dc.samples_to_distinguish(0.3, 0.3, 0.5)

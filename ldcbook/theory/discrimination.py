@@ -6,6 +6,11 @@ total variation ``delta`` can be told apart from ``n`` samples with advantage at
 sample of ``V^N`` by replacing about ``delta * N`` samples (Theorem 2), an attack of
 size ``2 * delta * N`` when insertions and removals are counted separately.
 
+How many samples a test really needs is governed by the squared Hellinger distance
+``H^2`` (Le Cam's inequalities, :func:`hellinger_sample_bounds`): order ``1 / H^2``.
+Since ``delta^2 / 2 <= H^2 <= delta``, Theorem 1's ``advantage / delta`` is within a
+constant factor of the truth exactly when ``H^2`` is of the order of ``delta``.
+
 Samplers are exact and vectorised; every stochastic function takes ``seed`` (an int or
 a ``numpy.random.Generator``).
 """
@@ -32,6 +37,8 @@ __all__ = [
     "discrete_maximal_coupling",
     "energy_test",
     "gaussian_maximal_coupling",
+    "hellinger_sample_bounds",
+    "hellinger_squared",
     "maximal_coupling",
     "multiset_symmetric_difference",
     "projected_ks_test",
@@ -562,6 +569,67 @@ def simulate_test_advantage(
     a, b = say_v_under_v.mean(), say_v_under_u.mean()
     se = np.sqrt((a * (1 - a) + b * (1 - b)) / trials)
     return float(a - b), float(se)
+
+
+def hellinger_squared(
+    p: Sequence[float] | np.ndarray, q: Sequence[float] | np.ndarray
+) -> float:
+    """Squared Hellinger distance ``H^2 = (1/2) sum (sqrt(p) - sqrt(q))^2``.
+
+    Equal to ``1 - rho`` with ``rho = sum sqrt(p q)`` the Bhattacharyya coefficient,
+    which multiplies over independent coordinates: ``rho(U^n, V^n) = rho^n``. Always
+    ``delta^2 / 2 <= H^2 <= delta`` with ``delta`` the total variation (Chapter 4, the
+    criterion for Theorem 1 to be sharp).
+
+    Parameters
+    ----------
+    p, q : array_like
+        Probability vectors of the same length (non-negative, summing to 1).
+
+    Returns
+    -------
+    float
+        ``H^2`` in ``[0, 1]``: 0 for equal laws, 1 for disjoint supports.
+
+    Raises
+    ------
+    ValueError
+        If either vector is not a probability vector or their shapes differ.
+    """
+    p, q = _check_pair(p, q)
+    return float(min(1.0, 0.5 * np.sum((np.sqrt(p) - np.sqrt(q)) ** 2)))
+
+
+def hellinger_sample_bounds(h2: float, advantage: float) -> tuple[float, int]:
+    """Le Cam's bracket on the samples some test needs to reach ``advantage``.
+
+    With ``rho = 1 - H^2``, every pair of laws has ``1 - rho <= TV <= sqrt(1 - rho^2)``,
+    and for ``n``-fold products ``rho`` becomes ``rho^n``. So the smallest ``n`` with
+    ``TV(U^n, V^n) >= a`` lies between ``log(1 / (1 - a^2)) / (2 log(1 / rho))`` and
+    ``ceil(log(1 / (1 - a)) / log(1 / rho))``, both of order ``1 / H^2`` (Chapter 4).
+
+    Parameters
+    ----------
+    h2 : float
+        Squared Hellinger distance of one sample, in ``(0, 1]``.
+    advantage : float
+        Target advantage ``a`` in ``(0, 1)``.
+
+    Returns
+    -------
+    lower : float
+        No test with fewer samples reaches ``a``.
+    upper : int
+        The likelihood-ratio test reaches ``a`` with this many samples.
+    """
+    h2 = check_real("h2", h2, low=0.0, high=1.0, low_open=True)
+    advantage = check_target("advantage", advantage)
+    if h2 == 1.0:  # disjoint supports: one sample tells the laws apart
+        return 0.0, 1
+    info = -np.log1p(-h2)  # log(1 / rho)
+    lower = float(-np.log1p(-advantage**2) / (2.0 * info))
+    upper = int(np.ceil(-np.log1p(-advantage) / info))
+    return lower, max(upper, 1)
 
 
 def samples_to_distinguish(p: float, q: float, advantage: float) -> int:
