@@ -5,17 +5,21 @@ and its published first outputs, copy indices and partitions by counting in Pyth
 base-model predictions by per-partition loops written from the docstrings, the
 certificate by :func:`ldcbook.certify.dpa` on the same votes, soundness by brute force
 over every single and double edit of tiny training sets, and accuracies by the exact
-formulas of Chapter 2. Monte Carlo estimates must lie within Z = 4 standard errors.
+formulas of Chapter 2. The brute-force certificate check is compared with another
+enumeration (tests/certify_brute.py, over subsets of models) and with the DPA radius.
+Monte Carlo estimates must lie within Z = 4 standard errors.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import Counter
+from math import comb
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from certify_brute import dpa_point, vote_attack_exists
 from hypothesis import strategies as st
 
 from ldcbook.certify import count_votes, dpa
@@ -135,6 +139,115 @@ def test_content_codes_identify_samples():
     rng = np.random.default_rng(3)
     Xr = rng.normal(size=(2, 500, 3))
     assert np.unique(ag.content_codes(Xr, np.zeros((2, 500), int))).size == 1000
+
+
+# --------------------------------------------------------------------------------------
+# DPA's certificate by brute force (the paper's Theorem 3), and its tightest attack
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("models, C", [(1, 2), (3, 3), (5, 2), (4, 4)])
+def test_vote_profiles_list_every_count_vector_once(models, C):
+    profiles = ag.vote_profiles(models, C)
+    assert profiles.shape == (comb(models + C, C), models)
+    assert (np.diff(profiles, axis=1) >= 0).all()  # ascending votes
+    counts = {tuple(np.bincount(row + 1, minlength=C + 1)) for row in profiles}
+    every = {c for c in itertools.product(range(models + 1), repeat=C + 1)
+             if sum(c) == models}
+    assert counts == every
+
+
+def votes_strategy(max_models=5, max_classes=3):
+    return st.integers(2, max_classes).flatmap(lambda C: st.tuples(
+        st.just(C), st.lists(st.integers(-1, C - 1), min_size=1, max_size=max_models)))
+
+
+@given(votes_strategy())
+@settings(max_examples=80, deadline=None)
+def test_fewest_flipping_models_is_the_smallest_attack_over_model_subsets(case):
+    # certify_brute enumerates subsets of models and their new votes: another method
+    C, votes = case
+    fewest = int(ag.fewest_flipping_models([votes], C)[0])
+    groups = [[i] for i in range(len(votes))]
+    assert vote_attack_exists(votes, C, groups, fewest)
+    assert not vote_attack_exists(votes, C, groups, fewest - 1)
+
+
+@pytest.mark.parametrize("C", [2, 3, 4])
+def test_dpa_radius_is_valid_and_tight_for_every_small_ensemble(C):
+    for models in range(1, 7 if C < 4 else 6):
+        profiles = ag.vote_profiles(models, C)
+        fewest = ag.fewest_flipping_models(profiles, C)
+        _, radius = dpa(count_votes(profiles, C))
+        assert np.array_equal(fewest, radius + 1)
+
+
+def test_fewest_flipping_models_known_values():
+    # unanimous K voters for class 1 of 3: floor((K - 1) / 2) + 1 models (class 0 wins
+    # ties); for class 0: floor(K / 2) + 1
+    for K in range(1, 7):
+        assert ag.fewest_flipping_models([[1] * K], 3)[0] == (K - 1) // 2 + 1
+        assert ag.fewest_flipping_models([[0] * K], 3)[0] == K // 2 + 1
+    assert ag.fewest_flipping_models([[-1, -1, -1]], 2)[0] == 1  # all abstain: class 0
+
+
+@given(st.integers(2, 5).flatmap(lambda C: st.lists(
+    st.integers(0, 6), min_size=C, max_size=C)))
+@settings(max_examples=150, deadline=None)
+def test_runner_up_attains_the_radius_and_r_plus_one_moves_flip(counts):
+    pred, radius = dpa_point(counts)
+    c = int(ag.dpa_runner_up([counts])[0])
+    assert c != pred
+    assert (counts[pred] - counts[c] - (c < pred)) // 2 == radius
+    if counts[pred] >= radius + 1:
+        moved = list(counts)
+        moved[pred] -= radius + 1
+        moved[c] += radius + 1
+        assert dpa_point(moved)[0] != pred
+
+
+@given(votes_strategy(max_models=9, max_classes=4))
+@settings(max_examples=150, deadline=None)
+def test_corrupting_r_models_keeps_and_r_plus_one_changes_the_prediction(case):
+    C, votes = case
+    pred = np.array([votes])
+    y_hat, radius = dpa(count_votes(pred, C))
+    rival = ag.dpa_runner_up(count_votes(pred, C))
+    kept = ag.corrupt_models(pred, C, rival, radius)
+    assert dpa(count_votes(kept, C))[0][0] == y_hat[0]
+    flipped = ag.corrupt_models(pred, C, rival, radius + 1)
+    assert dpa(count_votes(flipped, C))[0][0] != y_hat[0]
+    assert (flipped != pred).sum() <= radius[0] + 1
+
+
+def test_corrupt_models_takes_plurality_voters_first_then_abstainers():
+    pred = np.array([[2, 0, -1, 0, 1, 0]])  # plurality 0; target 1
+    out = ag.corrupt_models(pred, 3, [1], [4])
+    assert out.tolist() == [[2, 1, 1, 1, 1, 1]]  # three 0-voters, then the abstainer
+    assert ag.corrupt_models(pred, 3, [1], [0]).tolist() == pred.tolist()
+    assert ag.corrupt_models(pred, 3, [2], [6]).tolist() == [[2] * 6]
+
+
+def test_certificate_helpers_reject_bad_inputs():
+    with pytest.raises(ValueError, match="models must be >= 1"):
+        ag.vote_profiles(0, 3)
+    with pytest.raises(ValueError, match="num_classes must be >= 2"):
+        ag.vote_profiles(3, 1)
+    with pytest.raises(ValueError, match="MAX_STATES"):
+        ag.fewest_flipping_models(np.zeros((1, 12), int), 3)
+    with pytest.raises(ValueError, match="votes must hold classes"):
+        ag.fewest_flipping_models([[0, 3]], 3)
+    with pytest.raises(TypeError, match="votes must have an integer dtype"):
+        ag.fewest_flipping_models(np.zeros((1, 2)), 3)
+    with pytest.raises(ValueError, match="at least 2 columns"):
+        ag.dpa_runner_up([[3]])
+    with pytest.raises(ValueError, match="non-negative"):
+        ag.dpa_runner_up([[3, -1]])
+    pred = np.zeros((2, 4), dtype=int)
+    with pytest.raises(ValueError, match="target must have shape"):
+        ag.corrupt_models(pred, 3, [1], [1, 1])
+    with pytest.raises(ValueError, match="count must hold values in"):
+        ag.corrupt_models(pred, 3, [1, 1], [1, 5])
+    with pytest.raises(ValueError, match="target must hold values in"):
+        ag.corrupt_models(pred, 3, [1, 3], [1, 1])
 
 
 # --------------------------------------------------------------------------------------

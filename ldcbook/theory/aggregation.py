@@ -30,12 +30,20 @@ while the best plausible learner of Chapter 2 answers a *random* unseen label. T
 deterministic variants of :data:`LEARNERS` replace the coin by a hash of the
 partition's content or by the smallest unseen label.
 
+The certificate itself (DPA's, the paper's Theorem 3) is checked here by brute force:
+:func:`vote_profiles` lists every vote-count vector of a small ensemble and
+:func:`fewest_flipping_models` enumerates every vote vector an attacker could leave, with
+a plurality rule written independently of :mod:`ldcbook.certify`. Its tightest attack,
+``r + 1`` corrupted partitions voting for the class :func:`dpa_runner_up` names, is
+built by :func:`corrupt_models`.
+
 Hashes are SplitMix64 finalisers (:func:`mix64`) on 64-bit codes, so everything is
 vectorised numpy with no Python loop over samples, partitions or trials.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -211,7 +219,7 @@ def partition_ids(codes: Any, k: int, hashing: str = "copy") -> np.ndarray:
     >>> np.unique(partition_ids(same, 3, "content")).size
     1
     >>> np.bincount(partition_ids(same, 3, "copy")[0], minlength=3).tolist()
-    [2, 1, 2]
+    [1, 2, 2]
     """
     k = check_int("k", k, min_value=1)
     hashing = _check_hashing(hashing)
@@ -262,6 +270,227 @@ def content_codes(X: Any, y: Any) -> np.ndarray:
     for j in range(X.shape[-1]):  # a loop over features, not over samples
         h = mix64((h ^ words[..., j]).view(np.int64))
     return h.view(np.int64)
+
+
+# --------------------------------------------------------------------------------------
+# the certificate, checked by brute force, and its tightest attack
+# --------------------------------------------------------------------------------------
+MAX_STATES = 1 << 18
+"""Largest number ``(C + 1) ** models`` of vote vectors :func:`fewest_flipping_models`
+enumerates per call."""
+
+
+def _check_ensemble_votes(votes: Any, num_classes: Any) -> tuple[np.ndarray, int]:
+    num_classes = check_int("num_classes", num_classes, min_value=2)
+    arr = check_array("votes", votes, ndim=2, kind="i")
+    if arr.shape[1] == 0:
+        raise ValueError(
+            f"votes must have at least one column (model), got shape {arr.shape}"
+        )
+    if arr.size and (arr.min() < -1 or arr.max() >= num_classes):
+        raise ValueError(f"votes must hold classes in [0, {num_classes}) or -1 "
+                         f"(abstain), found [{arr.min()}, {arr.max()}]")
+    return arr.astype(np.int64), num_classes
+
+
+def _plurality(votes: np.ndarray, num_classes: int) -> np.ndarray:
+    """Most votes (``-1`` abstains), ties to the smaller class, written anew here."""
+    counts = (votes[..., None] == np.arange(num_classes)).sum(axis=-2)
+    return np.argmax(counts == counts.max(axis=-1, keepdims=True), axis=-1)
+
+
+def vote_profiles(models: int, num_classes: int) -> np.ndarray:
+    """Every vote-count vector of an ensemble, each as one vector of per-model votes.
+
+    Serves the exhaustive check of DPA's certificate in Chapter 6: with ``models``
+    base models, each voting one of ``num_classes`` classes or abstaining (``-1``),
+    the count vectors ``(N_abstain, N_0, ..., N_{C-1})`` are the multisets of votes;
+    each is returned once, as its votes in ascending order.
+
+    Parameters
+    ----------
+    models : int
+        Ensemble size, ``>= 1``.
+    num_classes : int
+        Number of classes ``C``, ``>= 2``.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, shape ``(binom(models + C, C), models)``, values in ``[-1, C)``.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not an int.
+    ValueError
+        If ``models < 1`` or ``num_classes < 2``.
+
+    Examples
+    --------
+    >>> vote_profiles(2, 2).tolist()
+    [[-1, -1], [-1, 0], [-1, 1], [0, 0], [0, 1], [1, 1]]
+    """
+    models = check_int("models", models, min_value=1)
+    num_classes = check_int("num_classes", num_classes, min_value=2)
+    combos = itertools.combinations_with_replacement(range(-1, num_classes), models)
+    return np.array(list(combos), dtype=np.int64).reshape(-1, models)
+
+
+def fewest_flipping_models(votes: Any, num_classes: int) -> np.ndarray:
+    """Fewest base models an attacker must change to move the plurality: brute force.
+
+    Serves Chapter 6 (the paper's Theorem 3, DPA's certificate). For each row of
+    per-model votes, every one of the ``(C + 1) ** models`` vote vectors an attack
+    could leave (any model voting any class or abstaining) is enumerated; among those
+    whose plurality (most votes, ties to the smaller class, computed here without
+    :mod:`ldcbook.certify`) differs from the row's, the smallest number of models
+    that differ from the row is returned. DPA's radius ``r`` is valid at the level of
+    partitions exactly when ``r`` is below this number, and tight when it equals
+    ``r + 1``.
+
+    Parameters
+    ----------
+    votes : array_like of int, shape (n, models)
+        Each base model's vote, in ``[0, num_classes)`` or ``-1`` (abstain).
+    num_classes : int
+        Number of classes ``C``, ``>= 2``.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, shape ``(n,)``, values in ``[1, models]``.
+
+    Raises
+    ------
+    TypeError
+        If ``votes`` is not an integer array or ``num_classes`` not an int.
+    ValueError
+        If ``votes`` is not 2-D with at least one model, holds values outside
+        ``[-1, num_classes)``, or ``(C + 1) ** models`` exceeds :data:`MAX_STATES`.
+
+    Examples
+    --------
+    Votes ``(5, 3, 1)`` as nine models: two models moved from class 0 to class 1
+    make it ``(3, 5, 1)``, and one move is not enough.
+
+    >>> nine = [[0] * 5 + [1] * 3 + [2]]
+    >>> fewest_flipping_models(nine, 3).tolist()
+    [2]
+    """
+    arr, num_classes = _check_ensemble_votes(votes, num_classes)
+    models = arr.shape[1]
+    if (num_classes + 1) ** models > MAX_STATES:
+        raise ValueError(
+            f"votes: {num_classes + 1}**{models} vote vectors to enumerate exceed "
+            f"MAX_STATES = {MAX_STATES}; use fewer models or classes"
+        )
+    states = np.array(list(itertools.product(range(-1, num_classes), repeat=models)),
+                      dtype=np.int64).reshape(-1, models)
+    state_pred = _plurality(states, num_classes)
+    out = np.empty(arr.shape[0], dtype=np.int64)
+    step = max(1, (1 << 22) // (len(states) * models))
+    for start in range(0, arr.shape[0], step):  # memory-bounded blocks of rows
+        block = arr[start:start + step]
+        changed = (block[:, None, :] != states[None]).sum(axis=-1)
+        flips = state_pred[None] != _plurality(block, num_classes)[:, None]
+        out[start:start + step] = np.where(flips, changed, models + 1).min(axis=1)
+    return out
+
+
+def dpa_runner_up(votes: Any) -> np.ndarray:
+    """The class that attains the minimum in DPA's radius: the cheapest one to promote.
+
+    Serves Chapter 6: with ``ŷ`` DPA's prediction, returns the smallest class ``c !=
+    ŷ`` minimising ``floor((N_ŷ - N_c - [c < ŷ]) / 2)``. Moving ``r + 1`` votes from
+    ``ŷ`` to it changes the prediction, with ``r`` the certified radius.
+
+    Parameters
+    ----------
+    votes : array_like of int, shape (n, C)
+        Vote counts per class (abstentions not counted), ``C >= 2``.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, shape ``(n,)``.
+
+    Raises
+    ------
+    TypeError
+        If ``votes`` is not an integer array.
+    ValueError
+        If it is not 2-D, has fewer than 2 columns, or holds negative counts.
+
+    Examples
+    --------
+    >>> dpa_runner_up([[5, 3, 1], [2, 4, 4], [0, 0, 0]]).tolist()
+    [1, 0, 1]
+    """
+    counts = check_array("votes", votes, ndim=2, kind="i", nonnegative=True)
+    if counts.shape[1] < 2:
+        raise ValueError(f"votes must have at least 2 columns (classes), got "
+                         f"{counts.shape}")
+    counts = counts.astype(np.int64)
+    rows, classes = np.arange(len(counts)), np.arange(counts.shape[1])
+    pred = np.argmax(counts == counts.max(axis=1, keepdims=True), axis=1)
+    gap = counts[rows, pred][:, None] - counts - (classes < pred[:, None])
+    half = np.where(classes == pred[:, None], np.iinfo(np.int64).max, gap // 2)
+    return np.argmin(half, axis=1)
+
+
+def corrupt_models(
+    predictions: Any, num_classes: int, target: Any, count: Any
+) -> np.ndarray:
+    """Set ``count`` base models of each row to vote ``target``, plurality voters first.
+
+    The attack on DPA's votes that the certificate counts. Serves Chapter 6, where it
+    realises the smallest attack that changes DPA's
+    prediction (``r + 1`` corrupted partitions). The models changed are those voting
+    the row's plurality first, then abstaining ones, then other classes, then those
+    already voting ``target``; within each group, in model order.
+
+    Parameters
+    ----------
+    predictions : array_like of int, shape (n, models)
+        Each model's vote, in ``[0, num_classes)`` or ``-1`` (abstain).
+    num_classes : int
+        Number of classes, ``>= 2``.
+    target : array_like of int, shape (n,)
+        The vote of a corrupted model, per row, in ``[-1, num_classes)``.
+    count : array_like of int, shape (n,)
+        Models to corrupt per row, in ``[0, models]``.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, shape ``(n, models)``: the votes after the attack.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not an integer array or ``num_classes`` not an int.
+    ValueError
+        If shapes or values are out of range.
+    """
+    arr, num_classes = _check_ensemble_votes(predictions, num_classes)
+    n, models = arr.shape
+    target = check_array("target", target, ndim=1, kind="i").astype(np.int64)
+    count = check_array("count", count, ndim=1, kind="i").astype(np.int64)
+    for name, vec, low, high in (("target", target, -1, num_classes - 1),
+                                 ("count", count, 0, models)):
+        if vec.shape != (n,):
+            raise ValueError(f"{name} must have shape ({n},), got {vec.shape}")
+        if n and (vec.min() < low or vec.max() > high):
+            raise ValueError(f"{name} must hold values in [{low}, {high}], found "
+                             f"[{vec.min()}, {vec.max()}]")
+    pred = _plurality(arr, num_classes)[:, None]
+    group = np.where(arr == pred, 0, np.where(arr == -1, 1, 2))
+    group = np.where(arr == target[:, None], 3, group)
+    order = np.argsort(group, axis=1, kind="stable")
+    chosen = np.zeros_like(arr, dtype=bool)
+    np.put_along_axis(chosen, order, np.arange(models) < count[:, None], axis=1)
+    return np.where(chosen, target[:, None], arr)
 
 
 # --------------------------------------------------------------------------------------
