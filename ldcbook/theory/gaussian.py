@@ -24,24 +24,34 @@ import numpy as np
 from scipy import integrate, special, stats
 
 from ldcbook._checks import check_array, check_int, check_real, check_seed
-from ldcbook.theory._common import binomial_se, check_target, first_reaching
+from ldcbook.theory._common import (
+    binomial_se,
+    check_target,
+    first_reaching,
+    monte_carlo,
+)
 from ldcbook.theory.discrimination import couple_gaussian
 
 Seed = int | np.random.Generator
 Learner = Literal["nearest_mean", "median", "one_nn"]
 LEARNERS: tuple[str, ...] = ("nearest_mean", "median", "one_nn")
 """Names accepted by :func:`fit_predict`."""
+TESTS: tuple[str, ...] = ("likelihood_ratio",) + LEARNERS
+"""Tests accepted by :func:`lemma6_test_advantage`: the best test, or a learner's."""
 
 __all__ = [
     "LEARNERS",
+    "TESTS",
     "bayes_label",
     "centre_distances",
     "clean_lower_bound",
     "fit_predict",
     "gaussian_product_tv",
     "gaussian_samples_to_distinguish",
+    "hellinger_squared",
     "label_probabilities",
     "lemma6_centres",
+    "lemma6_test_advantage",
     "lemma7_attack",
     "median_accuracy_1d",
     "median_centres",
@@ -56,7 +66,7 @@ __all__ = [
     "paper_delta",
     "predict_nearest",
     "sample_mixture",
-    "sharp_lower_bound",
+    "order_sharp_lower_bound",
     "tv_by_integration",
     "tv_distance",
 ]
@@ -216,6 +226,27 @@ def tv_by_integration(
         value = integrate.dblquad(gap2, lo[0], hi[0], lo[1], hi[1], epsabs=1e-10)[0]
         return float(value)
     raise ValueError(f"method must be '1d' or '2d', got {method!r}")
+
+
+def hellinger_squared(s: float | Sequence[float] | np.ndarray) -> Any:
+    """Squared Hellinger distance of two isotropic Gaussians with means ``s`` apart.
+
+    ``H^2 = 1 - exp(-s^2 / 8)`` in any dimension: about ``s^2 / 8``, hence about
+    ``pi Delta^2 / 4``, for small ``s``. So ``H^2`` is of the order of ``Delta^2``, not
+    of ``Delta``: the case in which Theorem 1 is loose (Chapters 4 and 5).
+
+    Parameters
+    ----------
+    s : float or array_like
+        Distances between the means, ``>= 0``.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        ``H^2`` in ``[0, 1)``, of the shape of ``s``.
+    """
+    arr, scalar = _check_distance("s", s)
+    return _out(-np.expm1(-(arr**2) / 8.0), scalar)
 
 
 def gaussian_product_tv(s: float, n: int | Sequence[int] | np.ndarray) -> Any:
@@ -471,17 +502,20 @@ def mixture_product_tv(k: int, shift: float, n: int) -> float:
     return float(np.sum(weights * tv_distance(shift * np.sqrt(j))))
 
 
-def sharp_lower_bound(
+def order_sharp_lower_bound(
     k: int, tau: float, s: float | Sequence[float] | np.ndarray
 ) -> Any:
-    """Sample complexity at least ``k (Phi^{-1}(tau) / s)^2``: Lemma 6 made sharp.
+    """Sample complexity at least ``k (Phi^{-1}(tau) / s)^2``, of order ``k / Delta^2``.
 
     A learner right at ``x0`` with probability ``tau`` both when class 2 sits at
     distance ``d1 + s`` and when it sits at ``d1 - s`` tells the two mixtures apart with
     advantage ``2 tau - 1``. Their ``n``-sample laws are
     ``E[Delta(2 s sqrt(n_2))] <= Delta(2 s sqrt(n / k))`` apart (Jensen: ``x ->
-    Delta(c sqrt(x))`` is concave), so ``n >= k (Phi^{-1}(tau) / s)^2``: order
-    ``k / Delta^2``, where Theorem 1 gives order ``k / Delta`` (Chapter 5).
+    Delta(c sqrt(x))`` is concave), so ``n >= k (Phi^{-1}(tau) / s)^2``. The order
+    ``k / Delta^2`` is the right one as ``s -> 0`` (the per-class median attains it),
+    where :func:`clean_lower_bound` has order ``k / Delta`` only; for larger ``s`` (from
+    about ``s = 0.97`` at ``k = 4``, ``tau = 0.9``) this bound is the weaker of the two
+    (Chapter 5). The two also assume different things of the learner.
 
     Parameters
     ----------
@@ -731,6 +765,83 @@ def label_probabilities(
     pred = fit_predict(learner, X, y, mu.shape[0], x0)
     probs = np.bincount(pred, minlength=mu.shape[0]) / reps
     return probs, binomial_se(probs, reps)
+
+
+def lemma6_test_advantage(
+    test: str,
+    mu: np.ndarray,
+    mu_prime: np.ndarray,
+    x0: Sequence[float] | np.ndarray,
+    n: int,
+    trials: int,
+    seed: Seed,
+) -> tuple[float, float]:
+    """Monte Carlo advantage of the test in the proof of Lemma 6, on drawn samples.
+
+    The test sees ``n`` labelled samples, either from the clean mixture ``P`` (centres
+    ``mu``) or from ``P'`` (centres ``mu_prime``, one class moved), and says "P" or
+    "P'". For a learner of :data:`LEARNERS` it says "P" when the learner trained on the
+    samples predicts the Bayes label of ``mu`` at ``x0``: the test of Lemma 6's proof.
+    ``"likelihood_ratio"`` is the best test: with ``c`` the moved class,
+    ``t = |mu'_c - mu_c|`` and ``e = (mu'_c - mu_c) / t``, it says "P" when
+    ``sum over class-c samples of (<x - mu_c, e> - t / 2) <= 0``. The advantage
+    ``P_P[say P] - P_P'[say P]`` is at most ``TV(P^n, P'^n)``
+    (:func:`mixture_product_tv`), with equality for the likelihood-ratio test, and at
+    most ``n * mixture_tv(mu, mu_prime)`` by Theorem 1 (Chapter 5).
+
+    Parameters
+    ----------
+    test : {"likelihood_ratio", "nearest_mean", "median", "one_nn"}
+        The test, or the learner whose prediction makes it.
+    mu, mu_prime : numpy.ndarray
+        Centres of ``P`` and ``P'``, shape ``(k, d)``; exactly one row differs.
+    x0 : array_like
+        Test input, shape ``(d,)``.
+    n : int
+        Samples per draw, ``>= 1``.
+    trials : int
+        Draws from each mixture, ``>= 2``.
+    seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    advantage, standard_error : float
+        Mean over trials of ``1[say P | P-sample] - 1[say P | P'-sample]`` (independent
+        samples), and its standard error.
+    """
+    if test not in TESTS:
+        raise ValueError(f"test must be one of {TESTS}, got {test!r}")
+    mu, mu_prime = _check_centre_pair(mu, mu_prime)
+    moved = np.flatnonzero(np.any(mu != mu_prime, axis=1))
+    if moved.size != 1:
+        raise ValueError(
+            f"mu_prime must move exactly one centre of mu, got {moved.size} moved"
+        )
+    k, d = mu.shape
+    x0 = _check_point("x0", x0, d)
+    if x0.ndim != 1:
+        raise ValueError(f"x0 must have shape ({d},), got {x0.shape}")
+    n = check_int("n", n, min_value=1)
+    trials = check_int("trials", trials, min_value=2)
+    rng = check_seed("seed", seed)
+    y0, c = bayes_label(x0, mu), int(moved[0])
+    shift = mu_prime[c] - mu[c]
+    t = float(np.linalg.norm(shift))
+    e = shift / t
+
+    def say_p(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        if test == "likelihood_ratio":
+            z = (X - mu[c]) @ e - t / 2
+            return np.where(y == c, z, 0.0).sum(axis=-1) <= 0
+        return fit_predict(test, X, y, k, x0) == y0  # type: ignore[arg-type]
+
+    def batch(size: int) -> list[np.ndarray]:
+        X, y = sample_mixture(mu, n, rng, reps=size)
+        Xp, yp = sample_mixture(mu_prime, n, rng, reps=size)
+        return [say_p(X, y).astype(np.int64) - say_p(Xp, yp).astype(np.int64)]
+
+    advantage, standard_error = monte_carlo(trials, 2 * n * d, batch)
+    return advantage, standard_error
 
 
 def lemma7_attack(
