@@ -10,6 +10,7 @@ from torchvision.transforms import v2
 from ldcbook.augment import (
     AUGMENTATIONS,
     AugmentParams,
+    AutoAugmentPool,
     CropSource,
     apply,
     augment,
@@ -146,3 +147,15 @@ def test_bad_arguments_raise():
         auto_augment(x, "autoaugment-svhn", torch.zeros(3, dtype=torch.int64))
     with pytest.raises(TypeError, match=r"\(N, C, H, W\)"):
         augment(x[0], "crop", torch.Generator())
+
+
+def test_autoaugment_pool_gives_auto_augment_whatever_the_split():
+    x = torch.randint(0, 256, (13, 3, 12, 12), dtype=torch.uint8,
+                      generator=torch.Generator().manual_seed(3))
+    seeds = torch.arange(13) * 7919
+    ref = auto_augment(x, "autoaugment-cifar10", seeds)
+    for workers in (0, 3):
+        with AutoAugmentPool("autoaugment-cifar10", workers) as pool:
+            assert torch.equal(pool.submit(x, seeds).result(), ref)
+    with pytest.raises(ValueError, match="kind"):
+        AutoAugmentPool("crop", 1)

@@ -273,3 +273,11 @@ def test_votes_and_accuracy_helpers():
     # a 1-1 tie between classes goes to the smaller class
     ens, _ = accuracy(scores[:, [0, 2]], np.array([0, 0]))
     assert ens == 1.0
+
+
+def test_autoaugment_workers_change_nothing(digits, parts):
+    """Workers only run the per-image augmentation elsewhere: the same bits."""
+    cfg = _config(augment="autoaugment-svhn", epochs=1, batch_size=7)
+    alone = fit_scores(digits, parts, [0, 3], cfg)
+    pooled = fit_scores(digits, parts, [0, 3], cfg.replace(augment_workers=2))
+    assert np.array_equal(alone, pooled)

@@ -99,6 +99,11 @@ class TrainConfig:
     eval_batch_size : int
         Test images per forward pass in :func:`ldcbook.ensemble.predict_scores`
         (the last pass is padded to this size: every pass has the same shape).
+    augment_workers : int
+        Worker processes for AutoAugment (:class:`ldcbook.augment.AutoAugmentPool`):
+        the next step's images are augmented while the current step trains. The
+        results are the same, bit for bit, for any number; 0 augments in the
+        training process. An execution detail, like ``device``.
     """
 
     model: str
@@ -119,6 +124,7 @@ class TrainConfig:
     channels_last: bool = True
     crop_padding: int | None = None
     eval_batch_size: int = 1000
+    augment_workers: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or self.model not in LEARNERS:
@@ -160,6 +166,7 @@ class TrainConfig:
         if self.crop_padding is not None:
             check_int("crop_padding", self.crop_padding, min_value=0)
         check_int("eval_batch_size", self.eval_batch_size, min_value=1)
+        check_int("augment_workers", self.augment_workers, min_value=0)
         if self.precision not in PRECISIONS:
             raise ValueError(
                 f"precision must be one of {', '.join(map(repr, PRECISIONS))}, "

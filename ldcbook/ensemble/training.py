@@ -191,10 +191,12 @@ class _Images:
         kind: str,
         padding: int,
         device: torch.device,
+        pool: aug.AutoAugmentPool | None = None,
     ) -> None:
         self.kind = kind
         self.device = device
         self.crop = None
+        self.pool = pool
         if kind in ("crop", "flip", "cropflip", "none"):
             p = padding if kind in ("crop", "cropflip") else 0
             xf = _apply_affine(aug.pad(x, p), scale, shift)
@@ -203,6 +205,42 @@ class _Images:
         else:
             self.x = x.cpu()
             self.scale, self.shift = scale.to(device), shift.to(device)
+            self.pool = pool or aug.AutoAugmentPool(kind, 0)
+
+    def submit(
+        self,
+        rows: torch.Tensor,
+        params: aug.AugmentParams,
+        valid: torch.Tensor | None = None,
+    ) -> Any:
+        """Start preparing the images ``rows``; :meth:`finish` returns them.
+
+        AutoAugment runs in the pool (on the valid rows only, with ``valid``; the
+        others, padding masked by the caller, are zeros), so the work can overlap
+        the training of the previous step.
+        """
+        if self.crop is not None:
+            return self.crop.take(rows, params.offsets, params.flips)
+        assert params.seeds is not None and self.pool is not None
+        rows_cpu, seeds = rows.cpu(), params.seeds.cpu()
+        keep = None if valid is None else valid.cpu()
+        if keep is not None:
+            rows_cpu, seeds = rows_cpu[keep], seeds[keep]
+        return rows, keep, self.pool.submit(self.x[rows_cpu], seeds)
+
+    def finish(self, handle: Any) -> torch.Tensor:
+        """Normalised float ``(M, C, H, W)`` images from :meth:`submit`."""
+        if self.crop is not None:
+            return handle
+        rows, keep, pending = handle
+        x = pending.result()
+        if keep is not None:
+            full = torch.zeros((len(rows), *self.x.shape[1:]), dtype=self.x.dtype)
+            full[keep] = x
+            x = full
+        rows = rows.to(self.device)
+        x = x.to(self.device, non_blocking=True)
+        return _apply_affine(x, self.scale[rows], self.shift[rows])
 
     def take(
         self,
@@ -210,26 +248,8 @@ class _Images:
         params: aug.AugmentParams,
         valid: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Normalised float ``(M, C, H, W)`` augmented images ``rows`` on the device.
-
-        With ``valid`` (bool ``(M,)``), AutoAugment runs on the valid rows only and
-        the others (padding, masked by the caller) are zeros.
-        """
-        if self.crop is not None:
-            return self.crop.take(rows, params.offsets, params.flips)
-        assert params.seeds is not None
-        rows_cpu, seeds = rows.cpu(), params.seeds.cpu()
-        if valid is None:
-            x = aug.auto_augment(self.x[rows_cpu], self.kind, seeds)
-        else:
-            keep = valid.cpu()
-            x = torch.zeros((len(rows_cpu), *self.x.shape[1:]), dtype=self.x.dtype)
-            if bool(keep.any()):
-                x[keep] = aug.auto_augment(self.x[rows_cpu[keep]], self.kind,
-                                           seeds[keep])
-        rows = rows.to(self.device)
-        x = x.to(self.device, non_blocking=True)
-        return _apply_affine(x, self.scale[rows], self.shift[rows])
+        """Normalised float ``(M, C, H, W)`` augmented images ``rows`` on the device."""
+        return self.finish(self.submit(rows, params, valid))
 
 
 def _partition_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -439,6 +459,7 @@ class _Chunk:
         layout: GroupLayout,
         config: TrainConfig,
         device: torch.device,
+        pool: aug.AutoAugmentPool | None = None,
     ) -> None:
         groups = layout.cover(model_ids.tolist())
         self.members = np.concatenate([layout.members(q) for q in groups])
@@ -472,6 +493,7 @@ class _Chunk:
             config.augment,
             self.padding,
             device,
+            pool,
         )
         self.y = torch.cat(ys).to(device)
         self.mean = torch.stack(means)  # (M, C), member order
@@ -518,19 +540,19 @@ class _Chunk:
         )
         return index, params
 
-    def batch(
+    def prepare(
         self,
         index: torch.Tensor,
         params: aug.AugmentParams,
         valid: torch.Tensor,
         sel: slice,
         layout: str,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Inputs and labels of the members ``sel`` at one step.
+    ) -> Any:
+        """Start assembling the inputs and labels of the members ``sel`` at one step.
 
         ``index`` and ``valid`` are ``(M, B)``: every member's rows at this step.
-        Inputs are ``(B, g, C, H, W)`` for the ``"grouped"`` layout and
-        ``(g, B, C, H, W)`` for ``"batched"``; labels are ``(g, B)``.
+        :meth:`batch` returns the inputs, ``(B, g, C, H, W)`` for the ``"grouped"``
+        layout and ``(g, B, C, H, W)`` for ``"batched"``, and the labels ``(g, B)``.
         """
         grouped = layout == "grouped"
 
@@ -551,10 +573,15 @@ class _Chunk:
         draws = aug.AugmentParams(
             flat_pick(params.offsets), flat_pick(params.flips), flat_pick(params.seeds)
         )
-        x = self.images.take(flat, draws, flat_pick(valid))
-        x = x.view(*shape, *x.shape[1:])
+        handle = self.images.submit(flat, draws, flat_pick(valid))
         y = self.y[flat.to(self.y.device)].view(shape)
-        return x, (y.t() if grouped else y)
+        return handle, shape, (y.t() if grouped else y)
+
+    def batch(self, prepared: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """The inputs and labels started by :meth:`prepare`."""
+        handle, shape, y = prepared
+        x = self.images.finish(handle)
+        return x.view(*shape, *x.shape[1:]), y
 
 
 def _cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -702,8 +729,30 @@ def train_ensemble(
     layout = GroupLayout(
         len(parts), resolve_group_size(config, (c, h, h), len(parts), device)
     )
+    pool = (aug.AutoAugmentPool(config.augment, config.augment_workers)
+            if config.augment.startswith("autoaugment") else None)
+    try:
+        return _train_chunk(dataset, chosen, ids, layout, config, device, pool,
+                            num_classes, progress)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _train_chunk(
+    dataset: Any,
+    chosen: list[np.ndarray],
+    ids: np.ndarray,
+    layout: GroupLayout,
+    config: TrainConfig,
+    device: torch.device,
+    pool: aug.AutoAugmentPool | None,
+    num_classes: int,
+    progress: bool,
+) -> EnsembleState:
+    _, c, h, _ = dataset.x_train.shape
     chunk = _Chunk(dataset, dict(zip(ids.tolist(), chosen)), ids, layout, config,
-                   device)
+                   device, pool)
     plan = chunk.plan
     groups = [chunk.members[sel] for sel in chunk.group_slices]
     # one stack per group, in tensors of its own: where a group's numbers sit in
@@ -734,22 +783,27 @@ def train_ensemble(
             lr = config.lr_at(epoch)
             index, params = chunk.epoch_tables(config)
             index = index.to(device)
-            for t in range(plan.num_steps):
-                step_params = _step_params(params, t)
-                for q, (sel, steps) in enumerate(
-                    zip(chunk.group_slices, plan.group_steps)
+            calls = [(t, q) for t in range(plan.num_steps)
+                     for q, steps in enumerate(plan.group_steps) if t < steps]
+
+            def prepare(i: int) -> Any:
+                t, q = calls[i]
+                return chunk.prepare(index[t], _step_params(params, t),
+                                     plan.valid[t], chunk.group_slices[q], layout_kind)
+
+            ahead = prepare(0) if calls else None
+            for i, (t, q) in enumerate(calls):
+                x, y = chunk.batch(ahead)
+                # the next call's images are prepared (AutoAugment in the pool's
+                # workers) while this one trains
+                ahead = prepare(i + 1) if i + 1 < len(calls) else None
+                net, mom = nets[q], moms[q]
+                with _keep_rows(net.params + mom, idle[t][q]), group_call(
+                    "train", epoch, t, groups[q], active[t][q]
                 ):
-                    if t >= steps:  # every member of the group is done
-                        continue
-                    x, y = chunk.batch(index[t], step_params, plan.valid[t], sel,
-                                       layout_kind)
-                    net, mom = nets[q], moms[q]
-                    with _keep_rows(net.params + mom, idle[t][q]), group_call(
-                        "train", epoch, t, groups[q], active[t][q]
-                    ):
-                        _train_group(net, mom, x, y, masks[t][q], active[t][q], lr,
-                                     config, device)
-                    bar.update(1)
+                    _train_group(net, mom, x, y, masks[t][q], active[t][q], lr,
+                                 config, device)
+                bar.update(1)
     bar.close()
     pos = np.searchsorted(chunk.members, ids)
     return EnsembleState(
