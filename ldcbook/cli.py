@@ -192,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "the CPU kernels used are deterministic anyway")
     train.add_argument("--device", default=None,
                        help="cpu, cuda or cuda:N (default: cuda when available)")
+    train.add_argument("--augment-workers", type=_nonnegative_int, default=0,
+                       metavar="W",
+                       help="AutoAugment in W worker processes, overlapped with "
+                            "training (default 0: in the training process); the "
+                            "results do not depend on it")
     train.add_argument("--threads", type=_positive_int, default=None,
                        help="torch CPU threads (default: torch's choice; 1 is best "
                             "when several processes share the machine)")
@@ -307,7 +312,9 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         # the groups (which models share a kernel call) are part of the run: a new
         # run records them, a resumed one keeps those it recorded
         spec = prepare_spec(args.out, spec, dataset, args.device)
-        runtime = TrainConfig.from_dict(spec["train"]).replace(device=args.device)
+        runtime = TrainConfig.from_dict(spec["train"]).replace(
+            device=args.device, augment_workers=args.augment_workers
+        )
 
         def train_fn(ds: Any, parts_: Any, ids: Any, _spec: Any) -> np.ndarray:
             return fit_scores(ds, parts_, ids, runtime, progress=progress)
