@@ -120,8 +120,8 @@ for name, data in [("before", train0), ("after ", swapped0)]:
 # Plausibility is what makes a fixed, unknown bijection tractable: no plausible learner
 # is better placed under one bijection than under another.
 #
-# ```{prf:lemma} Plausible learners do not depend on the bijection
-# :label: lem-bijection-invariance
+# ```{prf:proposition} Plausible learners do not depend on the bijection
+# :label: prop-bijection-invariance
 #
 # A plausible learner has the same accuracy under every bijection: $A_g(f) = A_{g'}(f)$
 # for all bijections $g, g'$. Hence $A_g(f)$ also equals the learner's accuracy averaged
@@ -262,9 +262,10 @@ for k_, tau_ in [(10, "0.9"), (100, "0.99")]:
 # over the unseen labels and no learner is right with probability above $1/u$; ours
 # attains it. So no learner's average accuracy exceeds that of ours, which is
 # $A^* = \Pr[x_0 \in D] + \mathbb{E}[\ind\{x_0 \in U\}/|U|]$. A plausible learner's
-# accuracy under a fixed $g$ equals its average ({prf:ref}`lem-bijection-invariance`), so
-# it is at most $A^*$, with equality for ours. By symmetry over the
-# inputs, $\mathbb{E}[\ind\{x_0 \in U\}/|U|] = \frac1k \mathbb{E}\big[\sum_{x}
+# accuracy under a fixed $g$ equals its average
+# ({prf:ref}`prop-bijection-invariance`), so it is at most $A^*$, with equality for
+# ours. By symmetry over the inputs,
+# $\mathbb{E}[\ind\{x_0 \in U\}/|U|] = \frac1k \mathbb{E}\big[\sum_{x}
 # \ind\{x \in U\}/|U|\big] = \frac1k \Pr[U \ne \emptyset] = (1 - C_k(n))/k$, with
 # $C_k(n)$ the coupon-collector probability {cite:p}`levin2017markov` by
 # inclusion-exclusion. For monotonicity, $A^*(k, n+1) - A^*(k, n) = \frac1k(\Pr[x_0
@@ -402,8 +403,9 @@ plt.show()
 #
 # `bijection.simulate_learner` draws random bijections and training sets (as an
 # integer array, one row per trial) and runs either learner; both are plausible, so by
-# {prf:ref}`lem-bijection-invariance` the average over bijections is also the accuracy
-# under each one. Every estimate must lie within 4 standard errors of the exact value.
+# {prf:ref}`prop-bijection-invariance` the average over bijections is also the accuracy
+# under each one. Every estimate must lie within 4 standard errors
+# of the exact value.
 
 # %%
 rows = []

@@ -83,8 +83,8 @@ print(f"scale = {scale()}, Monte Carlo trials per point = {TRIALS:,}")
 # label of the training set when $x_0$ is unseen, is not: relabelling the samples of
 # another input changes the counts.
 #
-# ```{prf:lemma} Swap-equivariant learners do not depend on the labelling
-# :label: lem-memorization-invariance
+# ```{prf:proposition} Swap-equivariant learners do not depend on the labelling
+# :label: prop-memorization-invariance
 #
 # Every $f \in \mathcal F$ has the same accuracy under every labelling:
 # $A_g(f) = A_{g'}(f)$ for all $g, g'$. Hence $A_g(f)$ equals the learner's accuracy
@@ -255,7 +255,7 @@ glue("round_j", j_r, display=False)
 # a labelling and a training set per trial (as integer arrays) and runs the memorising
 # or the frequent learner. Both should match {eq}`eq-memorization-exact` within 4
 # standard errors; for the memorising learner this is also its accuracy under each fixed
-# labelling ({prf:ref}`lem-memorization-invariance`), for the frequent one only the
+# labelling ({prf:ref}`prop-memorization-invariance`), for the frequent one only the
 # average.
 
 # %%
@@ -317,7 +317,7 @@ plt.show()
 # The copies of $x_0$ number $\mathrm{Binomial}(N, 1/m)$, mean $N/m$, and each removal
 # costs 1. $T(D)$ contains no copy of $x_0$, so for $f \in \mathcal F$ the law of
 # $f_{T(D)}(x_0)$ is invariant under every permutation of the classes, as in the proof
-# of {prf:ref}`lem-memorization`: it is uniform. For a random labelling, $T(D)$ holds
+# of {prf:ref}`Lemma 3 <lem-memorization>`: it is uniform. For a random labelling, $T(D)$ holds
 # only other inputs, whose classes are independent of $y_0$, so $y_0$ is uniform given
 # $T(D)$ and the learner's coins.
 # ```
@@ -401,13 +401,13 @@ glue("fix_bound", float(fixed.loc["frequent", "Lemma 3 bound A*"]), display=Fals
 
 # %% [markdown]
 # At $n = 1$ the frequent learner is right with probability 1, where
-# {prf:ref}`lem-memorization` bounds every learner of $\mathcal F$ by
+# {prf:ref}`Lemma 3 <lem-memorization>` bounds every learner of $\mathcal F$ by
 # $A^* =$ {glue:text}`fix_bound:.3f`, and the removal attack does not move it (it fails
 # only if all 60 samples are copies of $x_0$, probability $100^{-60}$). The memorising
 # learner, in $\mathcal F$, falls to $1/k$ as the lemma says. So "every learner" in
 # Lemmas 3 and 4 means every learner of $\mathcal F$ under a fixed labelling, or every
 # learner on average over a random one; the two readings coincide on $\mathcal F$ by
-# {prf:ref}`lem-memorization-invariance`.
+# {prf:ref}`prop-memorization-invariance`.
 #
 # ### The attack's constant
 #
@@ -455,8 +455,8 @@ ax.legend(fontsize=8, loc="lower right")
 plt.show()
 
 # %% [markdown]
-# At $k = 10$ the constant is {glue:text}`const_m_max:.4f` at $m = 10^5$, against
-# $L =$ {glue:text}`const_L10:.4f`. Instance Memorization therefore satisfies the
+# At $k = 10$ the constant is {glue:text}`const_m_max:.5f` at $m = 10^5$, against
+# $L =$ {glue:text}`const_L10:.5f`. Instance Memorization therefore satisfies the
 # lethal-dose bound with explicit constants: no learner of $\mathcal F$ survives
 # $(L + 1/m)\,N/n^*$ removals, under any labelling, or twice that many changed samples if
 # the attacker must keep the training-set size.
