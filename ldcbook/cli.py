@@ -348,7 +348,10 @@ def _open_run(
         if key not in spec:
             raise ValueError(f"{path} was not written by 'python -m ldcbook train' "
                              f"(its configuration lacks {key!r})")
-    scores = run.load_scores()
+    try:
+        scores = run.load_scores()
+    except ValueError as err:
+        raise ValueError(f"{str(err).split(';')[0]}; {_recompute_hint(spec, path)}") from err
     dataset = data.load(spec["dataset"], root=data_root)
     if store.data_hash(dataset) != run.manifest["data_hash"]:
         raise ValueError(f"the {spec['dataset']} data found differ from those {path} "
@@ -359,6 +362,24 @@ def _open_run(
 def _default_sizes(radius: np.ndarray) -> list[int]:
     top = int(radius.max()) if radius.size else 0
     return sorted({int(round(v)) for v in np.linspace(0, max(top, 1), 11)})
+
+
+def _recompute_hint(spec: dict[str, Any], path: Path) -> str:
+    """How a command-line user recomputes missing or damaged scores of a run."""
+    import shlex
+
+    from ldcbook.experiments import NEURAL_LEARNERS, cli_args
+
+    if spec.get("learner") in NEURAL_LEARNERS and "train" in spec:
+        command = shlex.join(["python", "-m", "ldcbook", *cli_args(spec, path)])
+        return f"recompute them with: {command}"
+    return ("recompute them by running 'python -m ldcbook train' again with the "
+            f"options that made {path} (it trains only what is missing)")
+
+
+def _median_or_none(median: int) -> int | None:
+    """``None`` where fewer than half the test points are certified (radius -1)."""
+    return None if median < 0 else median
 
 
 def _certify(args: argparse.Namespace) -> int:
@@ -376,7 +397,7 @@ def _certify(args: argparse.Namespace) -> int:
         "learner": spec["learner"],
         "method": args.method,
         "clean_accuracy": float(np.mean(pred == labels)),
-        "median_radius": median_radius(pred, radius, labels),
+        "median_radius": _median_or_none(median_radius(pred, radius, labels)),
         "attack_sizes": sizes,
         "certified_accuracy": [float(a) for a in np.atleast_1d(acc)],
     }
@@ -385,8 +406,11 @@ def _certify(args: argparse.Namespace) -> int:
         return 0
     print(f"run {result['run']}: {spec['dataset']}, k = {spec['k']}, d = {spec['d']}, "
           f"{spec['learner']}, {scores.shape[1]} models, {len(labels)} test points")
+    median = result["median_radius"]
     print(f"method {args.method}: clean accuracy {result['clean_accuracy']:.4f}, "
-          f"median certified radius {result['median_radius']}")
+          "median certified radius "
+          + ("none (fewer than half the test points are certified)" if median is None
+             else str(median)))
     print("attack size  certified accuracy")
     for b, a in zip(sizes, result["certified_accuracy"]):
         print(f"{b:>11d}  {a:.4f}")

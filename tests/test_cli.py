@@ -216,3 +216,34 @@ def test_execution_options_are_recorded(tmp_path):
     with pytest.raises(SystemExit):
         main(["train", "--dataset", "digits", "--k", "3", "--learner", "rnn",
               "--precision", "tf32", "--out", str(tmp_path / "r")])
+
+
+def test_certify_says_when_there_is_no_median_radius(capsys, tmp_path):
+    """A run whose models are barely trained certifies fewer than half the points."""
+    out = tmp_path / "weak"
+    weak = ["train", "--dataset", "digits", "--k", "40", "--learner", "mlp", "--scale",
+            "smoke", "--epochs", "1", "--lr", "0.0001", "--no-progress", "--threads",
+            "1", "--out", str(out)]
+    assert main(weak) == 0
+    capsys.readouterr()
+    code, text, _ = _run(capsys, ["certify", str(out), "--json"])
+    result = json.loads(text)
+    assert code == 0 and result["median_radius"] is None
+    code, text, _ = _run(capsys, ["certify", str(out)])
+    assert "median certified radius none (fewer than half" in text
+
+
+def test_a_damaged_score_file_names_the_command_that_recomputes_it(capsys, tmp_path):
+    out = tmp_path / "run"
+    assert main(TRAIN + ["--out", str(out)]) == 0
+    chunk = next(out.glob("*.npz"))
+    chunk.write_bytes(chunk.read_bytes()[:-10])  # truncated
+    capsys.readouterr()
+    code, _, err = _run(capsys, ["certify", str(out)])
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "python -m ldcbook train --dataset digits --k 5" in err
+    # the command recomputes it
+    hint = err.split("recompute them with: ")[1].strip().split()[3:]
+    with pytest.warns(RuntimeWarning, match="will be recomputed"):
+        assert main(hint + ["--threads", "1", "--no-progress"]) == 0
+    assert main(["certify", str(out)]) == 0
