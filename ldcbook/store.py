@@ -589,15 +589,39 @@ def _abbrev(ids: np.ndarray, limit: int = 20) -> str:
 # Merging and the training driver
 
 
+def _config_diff(
+    old: Any, new: Any, prefix: str = ""
+) -> list[tuple[str, Any, Any]]:
+    """The settings (dotted keys) in which two stored configurations differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(set(old) | set(new)):
+            out += _config_diff(old.get(key), new.get(key), f"{prefix}{key}.")
+        return out
+    return [] if old == new else [(prefix.rstrip("."), old, new)]
+
+
+def _short_hash(config: Any) -> str:
+    text = json.dumps(config, sort_keys=True, default=_json_default)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
 def _open_or_create(path: Path, identity: dict[str, Any]) -> RunDir:
     if (path / MANIFEST).exists():
         run = RunDir.open(path)
         mine = run.identity()
         diff = [key for key in _IDENTITY if mine.get(key) != identity.get(key)]
         if diff:
+            detail = ", ".join(diff)
+            if diff == ["config"]:  # name the settings themselves
+                detail = ", ".join(
+                    f"{key}: stored {old!r}, asked {new!r}"
+                    for key, old, new in _config_diff(mine["config"],
+                                                      identity["config"])
+                )
             raise ValueError(
-                f"{path} holds a different run (it differs in {diff}); use another "
-                "directory or delete it"
+                f"{path} holds a different run ({detail}); use another directory "
+                f"(e.g. {path.name}-{_short_hash(identity['config'])}) or delete it"
             )
         return run
     try:

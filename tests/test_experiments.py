@@ -223,3 +223,11 @@ def test_method_rejected(cli_runs, digits):
     r = ex.train_run(root, digits, specs["dpa"])
     with pytest.raises(ValueError, match="method"):
         ex.certify_run(r, "knn")
+
+
+def test_a_sweep_under_one_root_is_told_which_setting_differs(tmp_path, digits):
+    ex.train_run(tmp_path, digits, _spec(4))
+    other = _spec(4, epochs=2)
+    assert ex.run_name(other) == ex.run_name(_spec(4))  # epochs are not in the name
+    with pytest.raises(ValueError, match=r"train\.epochs: stored 1, asked 2.*e\.g\. "):
+        ex.train_run(tmp_path, digits, other)
