@@ -38,8 +38,14 @@ from ldcbook.experiments import (
     certify_scores,
     experiment_spec,
     prepare_spec,
+    rnn_features,
     rnn_train_fn,
 )
+
+AUTO_EMPTY = 0.1
+"""``--radius auto``: the target fraction of empty rNN balls."""
+AUTO_QUERIES = 1000
+"""``--radius auto``: training points measured to each partition."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,6 +73,12 @@ def _number(convert: Any, accept: Any, expected: str) -> Any:
 _positive_int = _number(int, lambda v: v >= 1, "a positive integer")
 _nonnegative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
 _positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive number")
+
+
+def _radius(text: str) -> float | str:
+    if text == "auto":
+        return text
+    return _positive_float(text)
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -161,9 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="initial learning rate (overrides the scale's)")
     train.add_argument("--seed", type=_nonnegative_int, default=0,
                        help="run seed; model i draws from (seed, i) (default 0)")
-    train.add_argument("--radius", type=_positive_float, default=None,
-                       help="rnn: l1 ball radius (default 20 with HOG features, as in "
-                            "the paper, 100 with pixels)")
+    train.add_argument("--radius", type=_radius, default=None,
+                       help="rnn: l1 ball radius, or 'auto': the radius at which 10%% "
+                            "of the balls are empty, read off the training set once "
+                            "(the rule of the book's nearest-neighbour chapter; "
+                            "recorded in the run). Default 20 with HOG features, the "
+                            "paper's value for CIFAR-10, 100 with pixels")
     train.add_argument("--features", choices=("hog", "pixels"), default="hog",
                        help="rnn: HOG features (default: 9 orientations, 8x8-pixel "
                             "cells, 3x3 blocks; cells of a quarter of the side for "
@@ -295,12 +310,22 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         radius = args.radius if args.radius is not None else (
             20.0 if args.features == "hog" else 100.0)
         shifts = [0] if args.d == 1 else [int(s) for s in fa_shifts(args.k, args.d)]
+        rnn: dict[str, Any] = {"features": args.features}
+        feats = None
+        if radius == "auto":
+            from ldcbook.neighbor_experiments import ball_radius
+
+            feats = rnn_features(dataset.x_train, args.features)
+            parts = partition.partitions(dataset, args.k, args.d, shifts)
+            radius = ball_radius(feats, parts, empty=AUTO_EMPTY, queries=AUTO_QUERIES,
+                                 seed=args.seed)
+            rnn["radius_rule"] = {"empty": AUTO_EMPTY, "queries": AUTO_QUERIES}
+        rnn["radius"] = radius
         spec: dict[str, Any] = {
             "dataset": args.dataset, "k": args.k, "d": args.d, "shifts": shifts,
-            "learner": args.learner, "seed": args.seed, "scale": scale,
-            "rnn": {"radius": radius, "features": args.features},
+            "learner": args.learner, "seed": args.seed, "scale": scale, "rnn": rnn,
         }
-        train_fn = rnn_train_fn(dataset, args.features, radius)
+        train_fn = rnn_train_fn(dataset, args.features, radius, feats)
     else:
         # The same spec the experiment chapter builds, so either resumes the other's run.
         spec = experiment_spec(

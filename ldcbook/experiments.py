@@ -449,24 +449,45 @@ def certify_scores(
     return certify.dpa(certify.count_votes(preds, num_classes))
 
 
-def rnn_train_fn(dataset: Any, features: str, radius: float) -> Any:
-    from ldcbook.neighbors import hog_features, rnn_predictions
+def rnn_features(x: Any, features: str) -> np.ndarray:
+    """Features of the CLI's rNN runs: HOG (the paper's setting) or raw pixels.
 
-    def feats(x: Any) -> np.ndarray:
-        if features == "hog":
-            side = min(x.shape[2:])
-            # the paper's 8-pixel cells in 3x3 blocks need 24 pixels; smaller images
-            # (digits) get cells of a quarter of their side
-            cell = 8 if side >= 24 else max(1, side // 4)
-            return hog_features(x, pixels_per_cell=cell)
-        arr = x.numpy() if hasattr(x, "numpy") else np.asarray(x)
-        return arr.reshape(len(arr), -1).astype(np.float32) / 255
+    HOG with 9 orientations, 8x8-pixel cells and 3x3-cell blocks (324 values on 32x32
+    RGB); images under 24 pixels (the digits) get cells of a quarter of their side.
+    ``"pixels"``: the uint8 values over 255, flattened.
+    """
+    from ldcbook.neighbors import hog_features
+
+    if features == "hog":
+        side = min(x.shape[2:])
+        cell = 8 if side >= 24 else max(1, side // 4)
+        return hog_features(x, pixels_per_cell=cell)
+    if features != "pixels":
+        raise ValueError(f"features must be 'hog' or 'pixels', got {features!r}")
+    arr = x.numpy() if hasattr(x, "numpy") else np.asarray(x)
+    return arr.reshape(len(arr), -1).astype(np.float32) / 255
+
+
+def rnn_train_fn(
+    dataset: Any, features: str, radius: float, train_feats: Any = None
+) -> Any:
+    """The ``train_fn`` of the CLI's rNN runs (:func:`ldcbook.store.run_training`).
+
+    Each model is the rNN of its own partition, ``radius`` its ball; its scores are
+    one-hot rows (:func:`one_hot_scores`), zero where its ball is empty.
+    ``train_feats`` may pass the training features already computed.
+    """
+    from ldcbook.neighbors import rnn_predictions
 
     cache: dict[str, np.ndarray] = {}
+    if train_feats is not None:
+        cache["train"] = np.asarray(train_feats)
 
     def train_fn(ds: Any, parts: Any, ids: Any, _spec: Any) -> np.ndarray:
-        if not cache:
-            cache["train"], cache["test"] = feats(ds.x_train), feats(ds.x_test)
+        if "train" not in cache:
+            cache["train"] = rnn_features(ds.x_train, features)
+        if "test" not in cache:
+            cache["test"] = rnn_features(ds.x_test, features)
         preds = rnn_predictions(cache["train"], ds.y_train.numpy(),
                                 [parts[i] for i in np.asarray(ids)], cache["test"],
                                 radius, ds.num_classes)
@@ -514,6 +535,7 @@ __all__ = [
     "experiment_spec",
     "one_hot_scores",
     "prepare_spec",
+    "rnn_features",
     "rnn_train_fn",
     "run_name",
     "train_run",

@@ -157,6 +157,65 @@ def nearest_distances(
     return out
 
 
+def ball_radius(
+    train_feats: Any,
+    parts: Sequence[Any],
+    *,
+    empty: float = 0.1,
+    queries: int = 1000,
+    seed: int = 0,
+) -> float:
+    """The ball radius at which a fraction ``empty`` of the rNN balls are empty.
+
+    The radius rule of the book's nearest-neighbour chapter, on the training set
+    alone: ``queries`` training points (drawn with ``seed``, each left out of its own
+    partition) are measured to the nearest point of every partition
+    (:func:`nearest_distances`), and the radius is the ``1 - empty`` quantile of those
+    distances, so that an rNN base model abstains at about that rate. The certificates
+    hold for a radius fixed before the attacker acts: read it off the clean training
+    set once, and keep it (``python -m ldcbook train --radius auto`` records it).
+
+    Parameters
+    ----------
+    train_feats : array_like
+        Training features ``(N, F)``.
+    parts : sequence of array_like of int
+        The partitions (index arrays into the training set).
+    empty : float
+        Target fraction of empty balls, in ``(0, 1)``.
+    queries : int
+        Training points to measure from (all of them if fewer).
+    seed : int
+        Seed of their draw.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    Ten points on a line, even and odd ones in two partitions: each is at 1 from the
+    other partition and at 2 from its own (itself left out), so the median is 1.5:
+
+    >>> feats = np.arange(10.0)[:, None]
+    >>> ball_radius(feats, [np.arange(0, 10, 2), np.arange(1, 10, 2)], empty=0.5)
+    1.5
+    """
+    train = check_array("train_feats", _to_numpy(train_feats), ndim=2, kind="f")
+    empty = check_real("empty", empty, low=0.0, high=1.0, low_open=True,
+                       high_open=True)
+    queries = check_int("queries", queries, min_value=1)
+    seed = check_int("seed", seed, min_value=0)
+    n = len(train)
+    q_idx = np.sort(np.random.default_rng(seed).choice(n, min(queries, n),
+                                                       replace=False))
+    nearest = nearest_distances(train, parts, train[q_idx], exclude=q_idx)
+    finite = nearest[np.isfinite(nearest)]
+    if finite.size == 0:
+        raise ValueError("parts must hold training points other than the queries")
+    return float(np.quantile(nearest, 1 - empty))
+
+
 def knn_counts(
     train_feats: Any,
     train_labels: Any,

@@ -247,3 +247,29 @@ def test_a_damaged_score_file_names_the_command_that_recomputes_it(capsys, tmp_p
     with pytest.warns(RuntimeWarning, match="will be recomputed"):
         assert main(hint + ["--threads", "1", "--no-progress"]) == 0
     assert main(["certify", str(out)]) == 0
+
+
+def test_rnn_radius_auto_is_read_off_the_training_set_and_recorded(capsys, tmp_path):
+    from ldcbook.experiments import rnn_features
+    from ldcbook.neighbor_experiments import ball_radius, nearest_distances
+
+    out = tmp_path / "auto"
+    argv = ["train", "--dataset", "digits", "--k", "4", "--learner", "rnn",
+            "--radius", "auto", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    rnn = store.RunDir.open(out).config["rnn"]
+    ds = load("digits")
+    feats = rnn_features(ds.x_train, "hog")
+    parts = partitions(ds, 4)
+    assert rnn["radius"] == ball_radius(feats, parts, empty=0.1, queries=1000, seed=0)
+    # about 10 % of the balls around training points are empty at that radius
+    q = np.sort(np.random.default_rng(0).choice(len(feats), 1000, replace=False))
+    near = nearest_distances(feats, parts, feats[q], exclude=q)
+    assert abs(np.mean(near > rnn["radius"]) - 0.1) < 0.01
+    # a radius that certifies: better than the paper's CIFAR-10 value on digits
+    code, text, _ = _run(capsys, ["certify", str(out), "--json"])
+    assert code == 0 and json.loads(text)["clean_accuracy"] > 0.5
+    assert main(argv) == 0  # resumes: the same radius, nothing to train
+    with pytest.raises(SystemExit):
+        main(argv[:-4] + ["--radius", "automatic", "--out", str(out)])

@@ -218,3 +218,21 @@ def test_rnn_sweep_validates():
         rnn_sweep(train, labels, [(parts, 1.0)], test[:, :1], 4)
     with pytest.raises(ValueError, match="finite"):
         rnn_sweep(train, labels, [(parts, 1.0)], np.full((1, 3), np.nan), 4)
+
+
+def test_ball_radius_leaves_the_target_fraction_of_balls_empty():
+    from ldcbook.neighbor_experiments import ball_radius
+
+    rng = np.random.default_rng(1)
+    feats = rng.normal(size=(400, 5))
+    parts = [np.arange(j, 400, 4) for j in range(4)]
+    for empty in (0.05, 0.1, 0.3):
+        rho = ball_radius(feats, parts, empty=empty, queries=400, seed=3)
+        near = nearest_distances(feats, parts, feats, exclude=np.arange(400))
+        assert abs(np.mean(near > rho) - empty) <= 1 / 400 + 1e-12
+    assert ball_radius(feats, parts, queries=50, seed=1) != ball_radius(
+        feats, parts, queries=50, seed=2)
+    with pytest.raises(ValueError, match="empty"):
+        ball_radius(feats, parts, empty=1.0)
+    with pytest.raises(ValueError, match="queries"):
+        ball_radius(feats, parts, queries=0)
