@@ -11,8 +11,8 @@ CHAPTERS := $(sort $(wildcard book/[0-9][0-9]_*.py))
 NOTEBOOKS := $(CHAPTERS:.py=.ipynb)
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv book test pytest nbval nbval-portable build-check notebooks notebook \
-	bench clean
+.PHONY: help venv book test pytest nbval nbval-portable build-check offline-check notebooks \
+	notebook bench clean
 
 help:
 	@echo "make book       execute every chapter (default scale) and build _build/html"
@@ -20,6 +20,8 @@ help:
 	@echo "                the portable ones), and a no-execute build with -W"
 	@echo "make notebooks  regenerate every book/*.ipynb from its .py source, with outputs"
 	@echo "make notebook NB=book/01_lethal_dose.py   regenerate one notebook"
+	@echo "make offline-check  build-check, then load chapters in headless Chromium with the"
+	@echo "                network off (needs chromium; tools/check_offline.py)"
 	@echo "make bench      run the benchmarks under bench/"
 	@echo "make clean      remove _build and caches (keeps .venv)"
 
@@ -32,7 +34,14 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
-book: $(STAMP)
+# require.js and the widget manager, pinned npm packages that the book serves itself
+# (tools/offline_widgets.py), so that pages with widgets render offline too.
+WIDGET_JS := $(VENV)/share/ldcbook-offline-js/.installed
+
+$(WIDGET_JS): tools/offline_widgets.py | $(STAMP)
+	$(BIN)/python tools/offline_widgets.py install
+
+book: $(STAMP) $(WIDGET_JS)
 	$(BIN)/jupyter-book build --all -W --keep-going .
 	@echo "Open _build/html/index.html in a browser."
 
@@ -61,10 +70,15 @@ nbval-portable: $(STAMP)
 
 # Build the book from the committed outputs, without executing: broken cross-references,
 # citations or glue fail here.
-build-check: $(STAMP)
+build-check: $(STAMP) $(WIDGET_JS)
 	sed 's/^\(\s*execute_notebooks:\).*/\1 "off"/' _config.yml > .config-noexec.yml
 	$(BIN)/jupyter-book build --all -W --keep-going --config .config-noexec.yml \
 	  --path-output _build/check .
+
+# Serve that build on localhost and load chapters in headless Chromium with every other
+# host blocked: math typeset, figures loaded, widgets rendered from their saved state.
+offline-check: build-check
+	$(BIN)/python tools/check_offline.py _build/check/_build/html
 
 notebooks: $(STAMP)
 	$(BIN)/python tools/execute_notebooks.py $(CHAPTERS)
