@@ -523,6 +523,141 @@ def one_hot_scores(predictions: np.ndarray, num_classes: int) -> np.ndarray:
     return out
 
 
+def matched_pairs(
+    plain: dict[int, Run],
+    rich: dict[int, Run],
+    labels: Any,
+    *,
+    tolerance: float,
+    levels: tuple[float, ...] = (0.9, 0.8, 0.7, 0.5),
+) -> tuple[Any, dict[int, tuple[Any, Any]]]:
+    """The paper's Figure 2: each plain ``k`` against the rich ``k'`` that matches it.
+
+    Serves Chapter 7. For every ``k`` of ``plain``, ``k'`` is the key of ``rich``
+    whose mean base accuracy is closest to plain ``k``'s; the pair is kept when
+    ``k' > k`` and the accuracies differ by at most ``tolerance``. For each pair the
+    table gives ``k'``, the base-accuracy and clean-accuracy gaps (rich minus plain),
+    the ratio of the radii at which the two DPA certified-accuracy curves still reach
+    each level (:func:`ldcbook.certify.radius_at_level`; blank where the plain curve
+    holds the level only at size 0), and the radius-per-partition parity
+    ``(r'/k') / (r/k)`` at the median.
+
+    Parameters
+    ----------
+    plain, rich : dict of int to Run
+        DPA runs by ``k`` (from :func:`train_run`).
+    labels : array_like of int
+        Test labels.
+    tolerance : float
+        Largest base-accuracy gap of a matched pair.
+    levels : tuple of float
+        Certified-accuracy levels.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per kept ``k``.
+    certs : dict
+        ``k -> ((prediction, radius) plain, (prediction, radius) rich)``.
+    """
+    import pandas as pd
+
+    from ldcbook.certify import radius_at_level
+    from ldcbook.ensemble import accuracy
+
+    labels = np.asarray(labels)
+    acc = {name: {k: float(accuracy(r.scores, labels)[1].mean())
+                  for k, r in runs.items()}
+           for name, runs in (("plain", plain), ("rich", rich))}
+    rows, certs = {}, {}
+    for k in sorted(plain):
+        k_aug = min(rich, key=lambda j: (abs(acc["rich"][j] - acc["plain"][k]), j))
+        gap = acc["rich"][k_aug] - acc["plain"][k]
+        if k_aug <= k or abs(gap) > tolerance:
+            continue
+        certs[k] = (certify_run(plain[k], "dpa"), certify_run(rich[k_aug], "dpa"))
+        (p0, _), (p1, _) = certs[k]
+        row: dict[str, float] = {
+            "k'": k_aug, "base accuracy gap": gap,
+            "clean gap": float(np.mean(p1 == labels) - np.mean(p0 == labels))}
+        radii = {}
+        for level in levels:
+            a, b = (radius_at_level(p, r, labels, level) for p, r in certs[k])
+            radii[level] = (a, b)
+            row[f"ratio at {level}"] = b / a if a > 0 else np.nan
+        a, b = radii[0.5] if 0.5 in radii else (np.nan, np.nan)
+        row["radius/k parity"] = (b / k_aug) / (a / k) if a > 0 else np.nan
+        rows[k] = row
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("k")
+    return table, certs
+
+
+def seed_comparison(
+    values: dict[str, float], reference: dict[str, Any], *, family_alpha: float = 0.01
+) -> tuple[Any, float]:
+    """This run's numbers against other training seeds: a table and the threshold.
+
+    Serves Chapter 7 ("How much of this is the seed?"). ``reference`` maps each
+    number's name (``"learner/k=K/quantity"``) to ``{"values": [...]}`` over seeds
+    other than this run's (``tools/seed_spread.py``). The standard deviation of each
+    quantity is pooled over ``k`` for each learner and quantity (more degrees of
+    freedom than six seeds give one number), floored at 0.001 for accuracies (one
+    test point in a thousand) and 0.5 for radii (integers); ``z`` is this run's
+    distance from the seed mean in those units. The threshold is the two-sided
+    quantile of Student's t (pooled degrees of freedom) at ``family_alpha`` divided by
+    the number of comparisons (Bonferroni), times ``sqrt(1 + 1/n)`` for a new run
+    against the mean of ``n`` seeds: an independent run exceeds it somewhere with
+    probability at most ``family_alpha``.
+
+    Parameters
+    ----------
+    values : dict of str to float
+        This run's numbers.
+    reference : dict
+        The ``"numbers"`` of the reference file.
+    family_alpha : float
+        Family-wise false-alarm rate.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        ``this run``, ``seed mean``, ``seed sd`` (pooled), ``z``; sorted by ``|z|``,
+        largest first. Empty if no name is in ``reference``.
+    threshold : float
+        The largest ``|z|`` an independent run reaches with probability
+        ``1 - family_alpha``; ``nan`` for an empty table.
+    """
+    import pandas as pd
+    from scipy import stats
+
+    keys = [key for key in values if key in reference]
+    columns = ["this run", "seed mean", "seed sd", "z"]
+    if not keys:
+        return pd.DataFrame(columns=columns), float("nan")
+    groups: dict[tuple[str, str], list[str]] = {}
+    for key in keys:
+        learner, _, quantity = key.split("/", 2)
+        groups.setdefault((learner, quantity), []).append(key)
+    rows, dof = {}, 0
+    n_seeds = min(len(reference[key]["values"]) for key in keys)
+    for (_, quantity), members in groups.items():
+        samples = [np.asarray(reference[key]["values"], dtype=float) for key in members]
+        pooled = float(np.sqrt(np.mean([np.var(v, ddof=1) for v in samples])))
+        dof += sum(len(v) - 1 for v in samples)
+        floor = 0.5 if quantity.endswith("radius") else 0.001
+        sd = max(pooled, floor)
+        for key, v in zip(members, samples):
+            rows[key] = {"this run": float(values[key]), "seed mean": float(v.mean()),
+                         "seed sd": sd}
+    table = pd.DataFrame.from_dict(rows, orient="index")[columns[:3]]
+    table["z"] = (table["this run"] - table["seed mean"]) / table["seed sd"]
+    table = table.reindex(table["z"].abs().sort_values(ascending=False).index)
+    alpha = family_alpha / len(table)
+    threshold = float(stats.t.ppf(1 - alpha / 2, dof / len(groups))
+                      * np.sqrt(1 + 1 / n_seeds))
+    return table, threshold
+
+
 __all__ = [
     "DATASETS",
     "LEARNER_CHOICES",
@@ -533,10 +668,12 @@ __all__ = [
     "certify_scores",
     "cli_args",
     "experiment_spec",
+    "matched_pairs",
     "one_hot_scores",
     "prepare_spec",
     "rnn_features",
     "rnn_train_fn",
     "run_name",
+    "seed_comparison",
     "train_run",
 ]

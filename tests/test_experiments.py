@@ -231,3 +231,70 @@ def test_a_sweep_under_one_root_is_told_which_setting_differs(tmp_path, digits):
     assert ex.run_name(other) == ex.run_name(_spec(4))  # epochs are not in the name
     with pytest.raises(ValueError, match=r"train\.epochs: stored 1, asked 2.*e\.g\. "):
         ex.train_run(tmp_path, digits, other)
+
+
+# ------------------------------------------------------------- chapter 7 helpers
+
+
+def _run_with_accuracy(k, acc, labels, rng):
+    """A fake DPA run of k models, each right on a fraction ``acc`` of the points."""
+    n, c = len(labels), 10
+    right = rng.random((n, k)) < acc
+    votes = np.where(right, labels[:, None], (labels[:, None] + 1 + rng.integers(
+        0, c - 1, (n, k))) % c)
+    scores = np.eye(c, dtype=np.float32)[votes]
+    spec = _spec(k)
+    return ex.Run(spec=spec, scores=scores, sizes=np.full(k, 10), path=None)
+
+
+def test_matched_pairs_pair_by_base_accuracy_and_read_radii():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 400)
+    plain = {k: _run_with_accuracy(k, a, labels, rng)
+             for k, a in ((5, 0.9), (10, 0.8), (20, 0.6))}
+    rich = {k: _run_with_accuracy(k, a, labels, rng)
+            for k, a in ((5, 0.95), (10, 0.9), (20, 0.8), (40, 0.75))}
+    table, certs = ex.matched_pairs(plain, rich, labels, tolerance=0.02)
+    # 5 -> 10 (0.9), 10 -> 20 (0.8); 20 finds no rich k above it within 0.02
+    assert table["k'"].to_dict() == {5: 10, 10: 20}
+    assert (table["base accuracy gap"].abs() <= 0.02).all()
+    from ldcbook.certify import median_radius
+
+    for k, ((p0, r0), (p1, r1)) in certs.items():
+        m0, m1 = median_radius(p0, r0, labels), median_radius(p1, r1, labels)
+        assert table.loc[k, "ratio at 0.5"] == pytest.approx(m1 / m0)
+        assert table.loc[k, "radius/k parity"] == pytest.approx(
+            (m1 / table.loc[k, "k'"]) / (m0 / k))
+
+
+def test_seed_comparison_pools_the_spread_and_bounds_false_alarms():
+    rng = np.random.default_rng(1)
+    sd = {"base accuracy": 0.004, "median radius": 0.8}
+    keys = [f"crop/k={k}/{q}" for k in (5, 10, 25) for q in sd]
+    truth = {key: 0.9 if "accuracy" in key else 10.0 for key in keys}
+
+    def draw(n):
+        return {key: truth[key] + sd[key.split("/")[2]] * rng.standard_normal(n)
+                for key in keys}
+
+    reference = {key: {"values": v.tolist()} for key, v in draw(6).items()}
+    table, threshold = ex.seed_comparison({key: truth[key] for key in keys}, reference)
+    assert list(table.columns) == ["this run", "seed mean", "seed sd", "z"]
+    assert 3.5 < threshold < 6
+    assert (table["z"].abs().diff().dropna() <= 0).all()  # sorted by |z|
+    # floors: a radius never counts less than 0.5 of spread
+    assert (table.loc[table.index.str.endswith("radius"), "seed sd"] >= 0.5).all()
+    # independent runs rarely exceed the threshold anywhere (family-wise, ~1 %)
+    alarms = 0
+    for _ in range(300):
+        reference = {key: {"values": v.tolist()} for key, v in draw(6).items()}
+        run = {key: v[0] for key, v in draw(1).items()}
+        t, thr = ex.seed_comparison(run, reference)
+        alarms += bool((t["z"].abs() > thr).any())
+    assert alarms / 300 < 0.05
+    # and a shifted run is caught
+    shifted = {key: truth[key] + 10 * sd[key.split("/")[2]] for key in keys}
+    t, thr = ex.seed_comparison(shifted, reference)
+    assert (t["z"].abs() > thr).any()
+    empty, thr = ex.seed_comparison({"x/k=1/base accuracy": 0.5}, reference)
+    assert empty.empty and np.isnan(thr)
