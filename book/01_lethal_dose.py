@@ -23,6 +23,17 @@
 # central intuition by simulation.
 
 # %% tags=["remove-cell"]
+# Opened from a launch button (Colab, Binder) without the book's package: install it.
+try:
+    import ldcbook  # noqa: F401
+except ImportError:
+    import subprocess
+    import sys
+
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet",
+                           "ldcbook[book] @ git+https://github.com/ldcbook/ldcbook"])
+
+# %% tags=["remove-cell"]
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np

@@ -25,6 +25,17 @@
 # the logical step that turns the lemmas into the conjecture.
 
 # %% tags=["remove-cell"]
+# Opened from a launch button (Colab, Binder) without the book's package: install it.
+try:
+    import ldcbook  # noqa: F401
+except ImportError:
+    import subprocess
+    import sys
+
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet",
+                           "ldcbook[book] @ git+https://github.com/ldcbook/ldcbook"])
+
+# %% tags=["remove-cell"]
 import itertools
 import math
 from collections import Counter, defaultdict

@@ -34,6 +34,17 @@
 # FA and of Run-Off Election (ROE) {cite:p}`rezaei2023roe`.
 
 # %% tags=["remove-cell"]
+# Opened from a launch button (Colab, Binder) without the book's package: install it.
+try:
+    import ldcbook  # noqa: F401
+except ImportError:
+    import subprocess
+    import sys
+
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet",
+                           "ldcbook[book] @ git+https://github.com/ldcbook/ldcbook"])
+
+# %% tags=["remove-cell"]
 from fractions import Fraction
 
 import ipywidgets as widgets

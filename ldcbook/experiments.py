@@ -600,10 +600,11 @@ def seed_comparison(
     Serves Chapter 7 ("How much of this is the seed?"). ``reference`` maps each
     number's name (``"learner/k=K/quantity"``) to ``{"values": [...]}`` over seeds
     other than this run's (``tools/seed_spread.py``). The standard deviation of each
-    quantity is pooled over ``k`` for each learner and quantity (more degrees of
-    freedom than six seeds give one number), floored at 0.001 for accuracies (one
-    test point in a thousand) and 0.5 for radii (integers); ``z`` is this run's
-    distance from the seed mean in those units. The threshold is the two-sided
+    quantity at each ``k`` is pooled over the learners (more degrees of freedom than
+    six seeds give one number; the spread depends on ``k`` far more than on the
+    learner), floored at 0.001 for accuracies (one test point in a thousand) and 0.5
+    for radii (integers); ``z`` is this run's distance from the seed mean in those
+    units. The threshold is the two-sided
     quantile of Student's t (pooled degrees of freedom) at ``family_alpha`` divided by
     the number of comparisons (Bonferroni), times ``sqrt(1 + 1/n)`` for a new run
     against the mean of ``n`` seeds: an independent run exceeds it somewhere with
@@ -636,8 +637,8 @@ def seed_comparison(
         return pd.DataFrame(columns=columns), float("nan")
     groups: dict[tuple[str, str], list[str]] = {}
     for key in keys:
-        learner, _, quantity = key.split("/", 2)
-        groups.setdefault((learner, quantity), []).append(key)
+        _, k, quantity = key.split("/", 2)
+        groups.setdefault((k, quantity), []).append(key)
     rows, dof = {}, 0
     n_seeds = min(len(reference[key]["values"]) for key in keys)
     for (_, quantity), members in groups.items():
