@@ -116,7 +116,7 @@ def cpu_bench(args: argparse.Namespace) -> None:
           "batched run in which a model sat masked, the cost of fixed groups)")
     print("(ratio = one-at-a-time wall time / batched wall time; cpu-time ratio the "
           f"same in process CPU time; batch {config.batch_size}, augment "
-          f"{config.augment}, SGD Nesterov 0.9, lr x {config.gamma} at "
+          f"{config.augment}, SGD Nesterov 0.9, lr x {config.gamma} after "
           f"{', '.join(f'{m:.0%}' for m in config.milestones)} of the epochs)")
 
 
