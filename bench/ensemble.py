@@ -37,6 +37,7 @@ import torch
 
 from ldcbook import data, partition
 from ldcbook.ensemble import (
+    GroupLayout,
     TrainConfig,
     accuracy,
     predict_scores,
@@ -59,9 +60,10 @@ def _timed(fn: Any) -> tuple[Any, float, float]:
 def _masked_share(config: TrainConfig, ds: Any, sizes: list[int]) -> tuple[int, float]:
     """Group size, and the share of slot-steps in which a model is masked."""
     g = resolve_group_size(config, tuple(ds.x_train.shape[1:]), len(sizes), "cpu")
+    layout = GroupLayout(len(sizes), g)
     steps = -(-np.asarray(sizes) // config.batch_size)
-    run = sum(int(steps[q : q + g].max()) * len(steps[q : q + g])
-              for q in range(0, len(steps), g))
+    run = sum(int(steps[m].max()) * len(m)
+              for m in map(layout.members, range(layout.num_groups)))
     return g, 1 - steps.sum() / run
 
 

@@ -685,15 +685,9 @@ for col, name in [("ratio at 0.5", "ratio"), ("radius/k parity", "parity"),
 # %% tags=["nbval-ignore-output"]
 reference = json.loads(Path("reference/07_seed_spread.json").read_text())["numbers"]
 reference = reference if scale() == "default" else {}  # measured at the default scale
-ours = {}
-for learner, runs in (("crop", main), ("none", plain)):
-    for k, r in runs.items():
-        pred, radius = ex.certify_run(r, "dpa")
-        ens, per_model = accuracy(r.scores, labels)
-        ours.update({f"{learner}/k={k}/base accuracy": per_model.mean(),
-                     f"{learner}/k={k}/DPA accuracy": ens,
-                     f"{learner}/k={k}/median radius": median_radius(pred, radius,
-                                                                     labels)})
+ours = {f"{learner}/k={k}/{quantity}": value
+        for learner, runs in (("crop", main), ("none", plain)) for k, r in runs.items()
+        for quantity, value in ex.dpa_summary(r, labels).items()}
 spread, z_limit = ex.seed_comparison(ours, reference)
 spread.round(3).head(8)
 

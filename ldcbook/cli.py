@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,13 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from ldcbook.config import SCALES
-from ldcbook.ensemble.recipes import PRECISIONS
+from ldcbook.config import PRECISIONS, SCALES
 from ldcbook.experiments import (
     DATASETS,
     LEARNER_CHOICES,
     METHODS,
+    NEURAL_LEARNERS,
     certify_scores,
+    cli_args,
     experiment_spec,
     prepare_spec,
     rnn_features,
@@ -391,10 +393,6 @@ def _default_sizes(radius: np.ndarray) -> list[int]:
 
 def _recompute_hint(spec: dict[str, Any], path: Path) -> str:
     """How a command-line user recomputes missing or damaged scores of a run."""
-    import shlex
-
-    from ldcbook.experiments import NEURAL_LEARNERS, cli_args
-
     if spec.get("learner") in NEURAL_LEARNERS and "train" in spec:
         command = shlex.join(["python", "-m", "ldcbook", *cli_args(spec, path)])
         return f"recompute them with: {command}"

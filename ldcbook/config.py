@@ -26,6 +26,12 @@ SCALES: tuple[str, ...] = ("smoke", "default", "full")
 
 ENV_VAR = "LDCBOOK_SCALE"
 
+PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "bf16")
+"""Numerical precisions of training (``ldcbook.ensemble.TrainConfig.precision``):
+IEEE float32 everywhere; float32 with TensorFloat-32 matrix products and
+convolutions where the device has them (CUDA); bfloat16 autocast of the forward pass
+(CUDA only)."""
+
 T = TypeVar("T")
 
 

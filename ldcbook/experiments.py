@@ -523,6 +523,35 @@ def one_hot_scores(predictions: np.ndarray, num_classes: int) -> np.ndarray:
     return out
 
 
+def dpa_summary(run: Run, labels: Any) -> dict[str, float]:
+    """The three numbers Chapter 7 tracks for a DPA run, named as its seed reference.
+
+    ``"base accuracy"`` (mean over the base models), ``"DPA accuracy"`` (the
+    plurality vote's clean accuracy) and ``"median radius"``
+    (:func:`ldcbook.certify.median_radius` of the DPA certificate). Serves the chapter
+    and ``tools/seed_spread.py``, which must compute them the same way.
+
+    Parameters
+    ----------
+    run : Run
+        A DPA run (``d = 1``).
+    labels : array_like of int
+        Test labels.
+
+    Returns
+    -------
+    dict
+    """
+    from ldcbook.certify import median_radius
+    from ldcbook.ensemble import accuracy
+
+    labels = np.asarray(labels)
+    ensemble, per_model = accuracy(run.scores, labels)
+    pred, radius = certify_run(run, "dpa")
+    return {"base accuracy": float(per_model.mean()), "DPA accuracy": float(ensemble),
+            "median radius": float(median_radius(pred, radius, labels))}
+
+
 def matched_pairs(
     plain: dict[int, Run],
     rich: dict[int, Run],
@@ -668,6 +697,7 @@ __all__ = [
     "certify_run",
     "certify_scores",
     "cli_args",
+    "dpa_summary",
     "experiment_spec",
     "matched_pairs",
     "one_hot_scores",

@@ -15,7 +15,7 @@ paper"). This module defines them as plain :class:`torch.nn.Sequential` models:
     a one-hidden-layer perceptron at CPU scale.
 
 :class:`GroupedNet` holds the parameters of G such models stacked along a leading
-model axis and runs any range or subset of them as *one* computation: convolutions
+model axis and runs any range of them as *one* computation: convolutions
 become grouped convolutions (``groups=g``), BatchNorm runs over ``g*C`` channels (so
 every model keeps its own batch statistics and running averages) and linear layers
 become batched matrix products. Nothing in it mixes two models: every operation acts
@@ -397,9 +397,9 @@ class GroupedNet:
         self.template = _copy_module(template)
         self.input_layout = "batched" if self.layers[0][0] == "flatten" else "grouped"
 
-    def select(self, models: slice | torch.Tensor) -> list[torch.Tensor]:
-        """The parameters of some models: views for a slice, copies for indices."""
-        return [_select(p, models) for p in self.params]
+    def select(self, models: slice) -> list[torch.Tensor]:
+        """The parameters of a range of models, as (contiguous) views."""
+        return [p[models] for p in self.params]
 
     @property
     def device(self) -> torch.device:
@@ -456,11 +456,12 @@ class GroupedNet:
     ) -> torch.Tensor:
         """Run some models of the stack, each on its own batch, as one computation.
 
-        Each model's result is the same, bit for bit on the CPU, whichever and however
-        many other models run with it: every kernel used acts on one model's channels
-        or matrix in a way that does not depend on the others (a convolution of a single
-        model is run as a two-group convolution with an empty second group, because
-        torch's ungrouped kernel rounds differently).
+        No operation mixes two models: each acts on one model's channels or matrix.
+        A kernel may still round a model's numbers differently according to its slot
+        and the shapes of the call, so :mod:`ldcbook.ensemble` keeps both a function of
+        model ids and the configuration (:mod:`ldcbook.ensemble.schedule`). A single
+        model's convolution runs as a two-group convolution with an empty second group,
+        the same kernel as for larger groups.
 
         Parameters
         ----------
@@ -468,9 +469,9 @@ class GroupedNet:
             Float inputs of shape ``(B, g, C, H, W)`` (``x[:, j]`` is the batch of the
             ``j``-th selected model), or ``(g, B, C, H, W)`` if :attr:`input_layout` is
             ``"batched"``.
-        models : slice or torch.Tensor, optional
-            Which models of the stack: a slice (views, fastest) or int64 positions;
-            default all.
+        models : slice, optional
+            Which models of the stack (a contiguous range: views, no copy); default
+            all.
         params : sequence of torch.Tensor, optional
             Tensors ``(g, *shape)`` to use in place of the selected models' parameters
             (for example leaves that require gradients); default
@@ -498,11 +499,9 @@ class GroupedNet:
         """
         if models is None:
             models = slice(0, self.size)
-        if isinstance(models, slice):
-            g = len(range(*models.indices(self.size)))
-        else:
-            models = models.to(self.device)
-            g = int(models.numel())
+        if not isinstance(models, slice):
+            raise TypeError(f"models must be a slice or None, got {type(models)}")
+        g = len(range(*models.indices(self.size)))
         if params is None:
             params = self.select(models)
         batched = self.input_layout == "batched"
@@ -533,18 +532,15 @@ class GroupedNet:
             elif kind == "bn":
                 w = params[p_idx[0]].reshape(-1)
                 b = params[p_idx[1]].reshape(-1)
-                rm = _select(self.buffers[b_idx[0]], models).reshape(-1)
-                rv = _select(self.buffers[b_idx[1]], models).reshape(-1)
+                # views: the running averages are updated in place
+                rm = self.buffers[b_idx[0]][models].reshape(-1)
+                rv = self.buffers[b_idx[1]][models].reshape(-1)
                 if train and mask_f is not None:
                     h = _masked_batch_norm(
                         h, mask_f, rm, rv, w, b, layer.momentum, layer.eps, active
                     )
                 else:
                     h = F.batch_norm(h, rm, rv, w, b, train, layer.momentum, layer.eps)
-                if train and not isinstance(models, slice):  # copies: write them back
-                    with torch.no_grad():
-                        self.buffers[b_idx[0]].index_copy_(0, models, rm.view(g, -1))
-                        self.buffers[b_idx[1]].index_copy_(0, models, rv.view(g, -1))
             elif kind == "relu":
                 # in place on a tensor this forward made (none of these layers needs its
                 # output for its backward pass)
@@ -576,12 +572,6 @@ class GroupedNet:
             h = h.reshape(batch, g, -1).transpose(0, 1)
         return h
 
-
-def _select(t: torch.Tensor, models: slice | torch.Tensor) -> torch.Tensor:
-    """Rows ``models`` of a stacked tensor: a view for a slice, a copy for indices."""
-    if isinstance(models, slice):
-        return t[models]
-    return t.index_select(0, models.to(t.device))
 
 
 def _grouped_conv(

@@ -603,7 +603,7 @@ def _config_diff(
 
 def _short_hash(config: Any) -> str:
     text = json.dumps(config, sort_keys=True, default=_json_default)
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
+    return _sha256(text.encode())[:8]
 
 
 def _open_or_create(path: Path, identity: dict[str, Any]) -> RunDir:

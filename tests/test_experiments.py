@@ -299,3 +299,18 @@ def test_seed_comparison_pools_the_spread_and_bounds_false_alarms():
     assert (t["z"].abs() > thr).any()
     empty, thr = ex.seed_comparison({"x/k=1/base accuracy": 0.5}, reference)
     assert empty.empty and np.isnan(thr)
+
+
+def test_dpa_summary_is_accuracy_and_the_median_radius(cli_runs, digits):
+    from ldcbook.certify import median_radius
+
+    root, specs = cli_runs
+    r = ex.train_run(root, digits, specs["dpa"])
+    labels = digits.y_test.numpy()
+    got = ex.dpa_summary(r, labels)
+    ensemble_acc, per_model = ensemble.accuracy(r.scores, labels)
+    votes = ensemble.votes(r.scores)
+    pred, radius = dpa(count_votes(votes, 10))
+    assert got == {"base accuracy": pytest.approx(per_model.mean()),
+                   "DPA accuracy": pytest.approx(ensemble_acc),
+                   "median radius": median_radius(pred, radius, labels)}

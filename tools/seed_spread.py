@@ -27,9 +27,7 @@ import numpy as np
 import torch
 
 from ldcbook import experiments as ex
-from ldcbook.certify import median_radius
 from ldcbook.data import load
-from ldcbook.ensemble import accuracy
 
 KS = [5, 10, 25, 50, 100, 200]
 LEARNERS = {"crop": {}, "none": {"augment": "none"}}
@@ -45,12 +43,8 @@ def measure(seed: int, root: Path) -> dict[str, float]:
             spec = ex.experiment_spec("mnist5k", k, 1, "cnn", "baseline", "default",
                                       seed, **overrides)
             run = ex.train_run(root, ds, spec)
-            ensemble, per_model = accuracy(run.scores, labels)
-            pred, radius = ex.certify_run(run, "dpa")
-            out[f"{name}/k={k}/base accuracy"] = float(per_model.mean())
-            out[f"{name}/k={k}/DPA accuracy"] = float(ensemble)
-            out[f"{name}/k={k}/median radius"] = float(median_radius(pred, radius,
-                                                                     labels))
+            for quantity, value in ex.dpa_summary(run, labels).items():
+                out[f"{name}/k={k}/{quantity}"] = value
     return out
 
 

@@ -126,19 +126,14 @@ def _predict_groups(
     assert state.nets is not None and state.groups is not None
     c = state.mean.shape[1]
     out = torch.empty((n_test, len(state.model_ids), state.num_classes))
-    for net, members in zip(state.nets, state.groups):
+    placed = [state.locate(int(i)) for i in state.model_ids]  # (net, slot) per column
+    for q, (net, members) in enumerate(zip(state.nets, state.groups)):
         net.to(device)
+        cols = [j for j, (net_q, _) in enumerate(placed) if net_q == q]
+        slots = [placed[j][1] for j in cols]
         # statistics of every member (those not trained: the empty partition's)
         mean, std = torch.zeros((len(members), c)), torch.ones((len(members), c))
-        cols, slots = [], []
-        for j, i in enumerate(state.model_ids.tolist()):
-            where = np.flatnonzero(members == i)
-            if where.size:
-                cols.append(j)
-                slots.append(int(where[0]))
-                mean[slots[-1]], std[slots[-1]] = state.mean[j], state.std[j]
-        if not cols:
-            continue
+        mean[slots], std[slots] = state.mean[cols], state.std[cols]
         mean, std = mean.to(device), std.to(device)
         for p, (s, xb) in enumerate(passes):
             xb = xb.to(device)

@@ -20,16 +20,11 @@ import torch
 
 from ldcbook import augment as aug
 from ldcbook._checks import check_int, check_real
-from ldcbook.config import by_scale
+from ldcbook.config import PRECISIONS, by_scale
 from ldcbook.models import LEARNERS, build_model
 
 SCHEDULES: tuple[str, ...] = ("baseline", "ldc")
 """The schedule presets of :func:`preset`."""
-
-PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "bf16")
-"""Numerical precisions of :class:`TrainConfig`: IEEE float32 everywhere; float32 with
-TensorFloat-32 matrix products and convolutions where the device has them (CUDA);
-bfloat16 autocast of the forward pass (CUDA only)."""
 
 CPU_GROUP_BYTES = 32 * 2**20
 """On the CPU, models share kernel calls in groups whose activations take about this

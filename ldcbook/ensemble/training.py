@@ -654,7 +654,6 @@ def _train_group(
             x, None, leaves, train=True, mask=mask, active=active,
             channels_last=config.channels_last,
         )
-    g, b = y.shape
     ce = _cross_entropy(logits.float(), y)  # (g, B)
     # the sum over models of each model's mean loss over its real rows: every entry's
     # gradient is its own weight, 1/r for r real rows, whatever the other models
@@ -664,7 +663,7 @@ def _train_group(
     with torch.no_grad():
         # the fused kernel pairs entries by position: gradients in the parameters'
         # (contiguous) layout; channels-last convolutions return theirs permuted
-        _sgd_step(params, [g_.contiguous() for g_ in grads], moms, lr, config)
+        _sgd_step(params, [grad.contiguous() for grad in grads], moms, lr, config)
 
 
 @contextlib.contextmanager
@@ -778,13 +777,15 @@ def _train_chunk(
                for sel in chunk.group_slices] for t in range(plan.num_steps)]
     idle = [[torch.nonzero(~a).flatten() for a in row] for row in active]
     layout_kind = nets[0].input_layout
+    # the group calls of every epoch, in order: a group runs until its last member's
+    # last step
+    calls = [(t, q) for t in range(plan.num_steps)
+             for q, steps in enumerate(plan.group_steps) if t < steps]
     with numerics(device, config):
         for epoch in range(config.epochs):
             lr = config.lr_at(epoch)
             index, params = chunk.epoch_tables(config)
             index = index.to(device)
-            calls = [(t, q) for t in range(plan.num_steps)
-                     for q, steps in enumerate(plan.group_steps) if t < steps]
 
             def prepare(i: int) -> Any:
                 t, q = calls[i]
