@@ -26,6 +26,10 @@ SCALES: tuple[str, ...] = ("smoke", "default", "full")
 
 ENV_VAR = "LDCBOOK_SCALE"
 
+SHRINK_VAR = "LDCBOOK_SHRINK"
+"""Environment variable of the end-to-end tests: ``1`` runs the chosen scale's code
+path with its sizes (epochs, models, test points) cut down, see :func:`shrunk`."""
+
 PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "bf16")
 """Numerical precisions of training (``ldcbook.ensemble.TrainConfig.precision``):
 IEEE float32 everywhere; float32 with TensorFloat-32 matrix products and
@@ -76,6 +80,30 @@ def by_scale(smoke: T, default: T, full: T) -> T:
         The argument named after the current scale.
     """
     return {"smoke": smoke, "default": default, "full": full}[scale()]
+
+
+def shrunk() -> bool:
+    """Whether ``LDCBOOK_SHRINK=1`` asks for the scale's code path at a tiny size.
+
+    The full-scale branch of a chapter is meant for a GPU and hours of training; the
+    end-to-end tests execute the same branch, on small files in the real data formats,
+    with this switch on. Code that reads it cuts epochs, model counts and test sets,
+    and changes nothing else.
+
+    Returns
+    -------
+    bool
+        ``True`` when the variable is ``1``; ``False`` when unset, empty or ``0``.
+
+    Raises
+    ------
+    ValueError
+        If the variable holds anything else.
+    """
+    value = os.environ.get(SHRINK_VAR, "").strip()
+    if value not in ("", "0", "1"):
+        raise ValueError(f"{SHRINK_VAR}={value!r}: expected '1', '0' or unset")
+    return value == "1"
 
 
 def seed_everything(seed: int) -> np.random.Generator:

@@ -76,3 +76,17 @@ def test_config_does_not_import_torch_for_theory_layers():
     code = ("import sys, ldcbook.config, ldcbook.theory, ldcbook.certify; "
             "sys.exit(1 if 'torch' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("0", False), ("", False), (" 1 ", True)])
+def test_shrunk_reads_the_switch(monkeypatch, value, expected):
+    monkeypatch.setenv(config.SHRINK_VAR, value)
+    assert config.shrunk() is expected
+
+
+def test_shrunk_unset_is_false_and_other_values_raise(monkeypatch):
+    monkeypatch.delenv(config.SHRINK_VAR, raising=False)
+    assert config.shrunk() is False
+    monkeypatch.setenv(config.SHRINK_VAR, "yes")
+    with pytest.raises(ValueError, match="LDCBOOK_SHRINK"):
+        config.shrunk()
