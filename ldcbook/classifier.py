@@ -33,7 +33,6 @@ never torch. ``ldcbook.PartitionClassifier`` imports this module on first access
 
 from __future__ import annotations
 
-import hashlib
 from numbers import Integral
 from typing import Any
 
@@ -47,70 +46,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ldcbook._checks import check_int
 from ldcbook.certify import count_votes, dpa, fa, fa_shifts, roe, votes_from_scores
 from ldcbook.certify.fa import check_shifts
-from ldcbook.partition import assign, pixel_sums
+from ldcbook.partition import assign, pixel_sums, sha256_keys
+from ldcbook.partition import sample_bytes as _sample_bytes
 
 HASHES = ("sha256", "pixel_sum")
 """The hash keys :class:`PartitionClassifier` accepts (its ``hash`` parameter)."""
 
 METHODS = ("dpa", "fa", "roe")
 """The aggregation rules and certificates (its ``method`` parameter)."""
-
-
-def sha256_keys(X: np.ndarray, m: int) -> np.ndarray:
-    """Hash each row of ``X`` by SHA-256 of its bytes, modulo ``m``.
-
-    The hashed message of row ``x`` is ``header + x.tobytes()`` with
-    ``header = f"{dtype.str}{x.shape}".encode()`` (e.g. ``b"<f8(4,)"``) and the row in
-    little-endian C order, so the key depends on the sample's content, dtype and shape
-    only: the same features given as ``float64`` and as ``int64`` hash differently.
-    The key is the 256-bit digest read as a big-endian integer, modulo ``m``.
-
-    Parameters
-    ----------
-    X : numpy.ndarray
-        Numeric samples of shape ``(N, ...)``.
-    m : int
-        Number of partitions (DPA, ``k``) or buckets (FA, ``k d``), ``m >= 1``.
-
-    Returns
-    -------
-    numpy.ndarray
-        int64 keys in ``range(m)``, shape ``(N,)``.
-
-    Raises
-    ------
-    TypeError
-        If ``X`` is not a numeric array or ``m`` not an int.
-    ValueError
-        If ``X`` has no sample axis or ``m < 1``.
-
-    Examples
-    --------
-    >>> x = np.array([[1.0, 2.0]])
-    >>> message = b"<f8(2,)" + x[0].tobytes()
-    >>> key = int.from_bytes(hashlib.sha256(message).digest(), "big") % 7
-    >>> int(sha256_keys(x, 7)[0]) == key
-    True
-    """
-    m = check_int("m", m, min_value=1)
-    arr = np.asarray(X)
-    if arr.dtype.kind not in "biuf" or arr.dtype == bool:
-        raise TypeError(f"X must hold numbers, got dtype {arr.dtype}")
-    if arr.ndim < 1:
-        raise ValueError(f"X must have a sample axis (N, ...), got shape {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
-    header = f"{arr.dtype.str}{arr.shape[1:]}".encode()
-    keys = np.empty(len(arr), dtype=np.int64)
-    for j, row in enumerate(arr):  # hashlib has no batched form; one call per sample
-        digest = hashlib.sha256(header + row.tobytes()).digest()
-        keys[j] = int.from_bytes(digest, "big") % m
-    return keys
-
-
-def _sample_bytes(X: np.ndarray) -> np.ndarray:
-    """Each sample's bytes as a ``uint8`` row (little-endian), for content order."""
-    arr = np.ascontiguousarray(X, dtype=X.dtype.newbyteorder("<"))
-    return arr.view(np.uint8).reshape(len(arr), -1)
 
 
 def _model_seed(base: int, model: int) -> int:
