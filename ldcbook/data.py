@@ -548,3 +548,193 @@ def _load_gtsrb(root: Path, download: bool) -> Dataset:
     y_train = np.array([label for _, label in files["train"]], dtype=np.int64)
     y_test = np.array([label for _, label in files["test"]], dtype=np.int64)
     return _make("gtsrb", x_train, y_train, x_test, y_test, train_keys=keys)
+
+
+# ----------------------------------------------------------------------------------
+# Any array data: a user's own .npz file
+
+ARRAY_KEYS: tuple[str, ...] = ("x_train", "y_train", "x_test", "y_test")
+"""The arrays a data file for :func:`load_arrays` must hold."""
+
+
+@dataclass(frozen=True, eq=False)
+class ArrayData:
+    """A train/test split of any numeric samples: a user's own data.
+
+    Serves the appendix "Certify your own model" and ``python -m ldcbook train
+    --data FILE.npz``. Unlike :class:`Dataset`, the samples may have any shape
+    ``(N, ...)`` and be ``uint8`` (images, hashed by pixel sum or SHA-256) or
+    floating point (features, hashed by SHA-256).
+
+    Attributes
+    ----------
+    name : str
+        A name for messages and the run's configuration (the file's name).
+    x_train, x_test : numpy.ndarray
+        Samples ``(N, ...)`` and ``(M, ...)`` with the same sample shape and dtype:
+        ``uint8`` or a float dtype, finite.
+    y_train, y_test : numpy.ndarray
+        ``int64`` labels in ``range(num_classes)``.
+    num_classes : int
+        ``max(y_train) + 1`` unless the file says otherwise (at least 2).
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise TypeError(f"name must be a str, got {type(self.name).__name__}")
+        for split in ("train", "test"):
+            x = getattr(self, f"x_{split}")
+            y = getattr(self, f"y_{split}")
+            if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
+                raise TypeError(f"x_{split} and y_{split} must be numpy arrays")
+            if x.dtype != np.uint8 and x.dtype.kind != "f":
+                raise TypeError(
+                    f"x_{split} must hold uint8 or float samples, got dtype {x.dtype}"
+                )
+            if x.ndim < 2:
+                raise ValueError(
+                    f"x_{split} must have shape (N, ...) with at least one feature "
+                    f"axis, got shape {x.shape}"
+                )
+            if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+                raise ValueError(f"x_{split} must be finite (no NaN or infinity)")
+            if y.ndim != 1 or y.dtype.kind not in "iu":
+                raise TypeError(
+                    f"y_{split} must be 1-D integer labels, got dtype {y.dtype} and "
+                    f"shape {y.shape}"
+                )
+            if len(x) != len(y):
+                raise ValueError(
+                    f"x_{split} and y_{split} must have the same length, "
+                    f"got {len(x)} and {len(y)}"
+                )
+        if isinstance(self.num_classes, bool) or not isinstance(
+            self.num_classes, (int, np.integer)
+        ):
+            raise TypeError("num_classes must be an int")
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
+        for split in ("train", "test"):
+            y = getattr(self, f"y_{split}")
+            if len(y) and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
+                raise ValueError(
+                    f"y_{split} must lie in range(num_classes) = "
+                    f"range({self.num_classes}), got labels from {int(y.min())} to "
+                    f"{int(y.max())}"
+                )
+        if self.x_test.shape[1:] != self.x_train.shape[1:]:
+            raise ValueError(
+                "x_test must have the sample shape of x_train, "
+                f"{self.x_train.shape[1:]}, got {self.x_test.shape[1:]}"
+            )
+        if self.x_test.dtype != self.x_train.dtype:
+            raise TypeError(
+                f"x_test must have the dtype of x_train, {self.x_train.dtype}, got "
+                f"{self.x_test.dtype}"
+            )
+        if len(self.y_train) == 0:
+            raise ValueError("x_train must hold at least one sample")
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """The shape of one sample."""
+        return tuple(int(s) for s in self.x_train.shape[1:])
+
+
+def load_arrays(path: str | os.PathLike[str]) -> ArrayData:
+    """Read a user's data file: ``x_train``, ``y_train``, ``x_test``, ``y_test``.
+
+    The file is a ``.npz`` (:func:`numpy.savez`), read with ``allow_pickle=False``.
+    Samples may have any shape ``(N, ...)``, ``uint8`` or float; labels are integers
+    from 0. An optional scalar ``num_classes`` sets the number of classes (default
+    ``max(y_train) + 1``). Nothing is fitted on the data here. Serves ``python -m
+    ldcbook train --data`` and the appendix "Certify your own model".
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.npz`` file.
+
+    Returns
+    -------
+    ArrayData
+        Labels converted to ``int64``; arrays C-contiguous.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If it is not an ``.npz`` without pickles, lacks an array, or an array has
+        the wrong shape or labels out of range (the message names the array).
+    TypeError
+        If an array has the wrong dtype.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a path, got {type(path).__name__}")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data file {path} not found")
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as err:
+        raise ValueError(f"{path} is not a .npz file of plain arrays: {err}") from err
+    if not hasattr(npz, "files"):
+        raise ValueError(f"{path} holds a single array; expected a .npz with {ARRAY_KEYS}")
+    with npz:
+        missing = [key for key in ARRAY_KEYS if key not in npz.files]
+        if missing:
+            raise ValueError(f"{path} lacks the arrays {missing} (it has {npz.files})")
+        try:
+            arrays = {key: np.ascontiguousarray(npz[key]) for key in ARRAY_KEYS}
+        except ValueError as err:  # object arrays need pickles
+            raise ValueError(f"{path}: {err}") from err
+        num_classes = npz["num_classes"] if "num_classes" in npz.files else None
+    for key in ("y_train", "y_test"):
+        y = arrays[key]
+        if y.ndim != 1 or y.dtype.kind not in "iu":
+            raise ValueError(
+                f"{key} in {path} must be 1-D integer labels, got dtype {y.dtype} and "
+                f"shape {y.shape}"
+            )
+        arrays[key] = y.astype(np.int64)
+    if num_classes is None:
+        top = max(int(arrays["y_train"].max(initial=-1)), 1)
+        num_classes = top + 1
+    elif num_classes.shape != () or num_classes.dtype.kind not in "iu":
+        raise ValueError(f"num_classes in {path} must be an integer scalar")
+    try:
+        return ArrayData(name=path.name, num_classes=int(num_classes), **arrays)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{path}: {err}") from err
+
+
+def as_arrays(dataset: Dataset) -> ArrayData:
+    """A built-in :class:`Dataset` as :class:`ArrayData` (uint8 images ``(N, C, H, W)``).
+
+    Parameters
+    ----------
+    dataset : Dataset
+
+    Returns
+    -------
+    ArrayData
+        Named as the dataset; numpy views of its tensors.
+    """
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"dataset must be an ldcbook.data.Dataset, got {type(dataset)}")
+    return ArrayData(
+        name=dataset.name,
+        x_train=dataset.x_train.numpy(),
+        y_train=dataset.y_train.numpy(),
+        x_test=dataset.x_test.numpy(),
+        y_test=dataset.y_test.numpy(),
+        num_classes=int(dataset.num_classes),
+    )

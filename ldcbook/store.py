@@ -8,7 +8,14 @@ A run directory holds
     with its model ids and the SHA-256 of its bytes;
 ``scores_<first>-<last>_<digest>.npz``
     one chunk: ``model_ids`` (``int64``) and ``scores`` (``float32``, shape
-    ``(n_test, len(model_ids), num_classes)``), written with :func:`numpy.savez`.
+    ``(n_test, len(model_ids), num_classes)``), written with :func:`numpy.savez`;
+``weights_<first>-<last>_<digest>.npz``
+    optionally, the chunk's base models: for model ``i`` the arrays ``m<i>:<name>``
+    (its ``state_dict`` entries and normalisation statistics), checksummed in the
+    chunk's manifest entry like the scores (:meth:`RunDir.load_weights`);
+``<name>.npz`` listed under ``files``
+    other arrays of the run (the test labels of a run on a user's own data, the
+    per-epoch checkpoints of a chunk in progress; :meth:`RunDir.save_arrays`).
 
 Every file is written atomically (a temporary file in the same directory, flushed and
 ``fsync``-ed, then :func:`os.replace`), so a run killed at any moment leaves either
@@ -407,9 +414,11 @@ class RunDir:
     def _drop(self, names: Sequence[str]) -> None:
         for name in names:
             entry = self._manifest["chunks"].pop(name)
-            file = self.path / name
-            if file.exists():
-                os.replace(file, file.with_name(name + ".corrupt"))
+            for fname in [name] + ([entry["weights"]["file"]] if "weights" in entry
+                                   else []):
+                file = self.path / fname
+                if file.exists():
+                    os.replace(file, file.with_name(fname + ".corrupt"))
             warnings.warn(
                 f"{self.path / name} is missing or fails its SHA-256 check; its models "
                 f"{entry['model_ids']} will be recomputed",
@@ -449,19 +458,26 @@ class RunDir:
                 self._drop(bad)
                 self._write_manifest()
             # chunks are written and listed under the lock: unlisted ones are orphans
-            for file in self.path.glob("scores_*.npz"):
-                if file.name not in self._manifest["chunks"]:
-                    file.unlink()
+            listed = set(self._manifest["chunks"]) | {
+                e["weights"]["file"] for e in self._manifest["chunks"].values()
+                if "weights" in e}
+            for pattern in ("scores_*.npz", "weights_*.npz"):
+                for file in self.path.glob(pattern):
+                    if file.name not in listed:
+                        file.unlink()
         ids = [i for e in self._manifest["chunks"].values() for i in e["model_ids"]]
         return np.array(sorted(ids), dtype=np.int64)
 
     def _verify_loaded(self) -> dict[str, bool]:
         return {
             name: self._read_chunk(name, entry) is not None
+            and ("weights" not in entry or self._read_weights(entry) is not None)
             for name, entry in sorted(self._manifest["chunks"].items())
         }
 
-    def save_chunk(self, model_ids: Any, scores: Any) -> Path:
+    def save_chunk(
+        self, model_ids: Any, scores: Any, weights: dict[str, Any] | None = None
+    ) -> Path:
         """Store the test scores of some models as one chunk, atomically.
 
         The chunk file is written first, then the manifest that lists it (both
@@ -475,6 +491,9 @@ class RunDir:
         scores : array_like of float
             Shape ``(n_test, len(model_ids), num_classes)``, finite; stored as
             ``float32``, column ``j`` belonging to ``model_ids[j]``.
+        weights : dict of str to numpy.ndarray, optional
+            The models themselves: keys ``m<i>:<name>`` for each id ``i`` (numeric
+            arrays), written to ``weights_*.npz`` and checksummed in the same entry.
 
         Returns
         -------
@@ -505,6 +524,7 @@ class RunDir:
         np.savez(buf, model_ids=ids, scores=arr)
         data = buf.getvalue()
         name = _chunk_name(ids)
+        wdata = None if weights is None else _weights_bytes(ids, weights)
         with self._locked():
             self._manifest = self._read_manifest()
             new = set(ids.tolist())
@@ -517,14 +537,127 @@ class RunDir:
                 raise ValueError(f"model_ids {taken} are already stored in {good}")
             if bad:
                 self._drop(bad)
-            atomic_write_bytes(self.path / name, data)
-            self._manifest["chunks"][name] = {
+            entry: dict[str, Any] = {
                 "model_ids": ids.tolist(),
                 "sha256": _sha256(data),
                 "bytes": len(data),
             }
+            if wdata is not None:
+                wname = "weights_" + name[len("scores_"):]
+                atomic_write_bytes(self.path / wname, wdata)
+                entry["weights"] = {"file": wname, "sha256": _sha256(wdata),
+                                    "bytes": len(wdata)}
+            atomic_write_bytes(self.path / name, data)
+            self._manifest["chunks"][name] = entry
             self._write_manifest()
         return self.path / name
+
+    def _read_weights(self, entry: dict[str, Any]) -> bytes | None:
+        info = entry.get("weights")
+        if info is None:
+            return None
+        try:
+            data = (self.path / info["file"]).read_bytes()
+        except OSError:
+            return None
+        return data if _sha256(data) == info.get("sha256") else None
+
+    def has_weights(self) -> bool:
+        """Whether every stored chunk also stores its models (``weights_*.npz``)."""
+        chunks = self._read_manifest()["chunks"]
+        return bool(chunks) and all("weights" in e for e in chunks.values())
+
+    def load_weights(self, model_id: int) -> dict[str, np.ndarray]:
+        """The stored arrays of one base model (its ``state_dict``, its statistics).
+
+        Parameters
+        ----------
+        model_id : int
+            In ``range(num_models)``.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Names without the ``m<i>:`` prefix.
+
+        Raises
+        ------
+        ValueError
+            If the model is not stored with weights, or its file fails its SHA-256.
+        """
+        i = check_int("model_id", model_id, min_value=0, max_value=self.num_models - 1)
+        self._manifest = self._read_manifest()
+        for name, entry in sorted(self._manifest["chunks"].items()):
+            if i not in entry["model_ids"]:
+                continue
+            if "weights" not in entry:
+                raise ValueError(
+                    f"{self.path} stores no weights for model {i} (its chunk {name} "
+                    "holds scores only; the run was made before models were kept)"
+                )
+            data = self._read_weights(entry)
+            if data is None:
+                raise ValueError(
+                    f"{self.path / entry['weights']['file']} is missing or fails its "
+                    "SHA-256 check; resume the run to recompute it"
+                )
+            prefix = f"m{i}:"
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                return {key[len(prefix):]: npz[key] for key in npz.files
+                        if key.startswith(prefix)}
+        raise ValueError(f"{self.path} has not finished model {i}")
+
+    # -- other arrays ----------------------------------------------------------------
+
+    def save_arrays(self, name: str, arrays: dict[str, Any]) -> Path:
+        """Store named arrays as ``<name>.npz``, atomically, checksummed in the manifest.
+
+        Parameters
+        ----------
+        name : str
+            Letters, digits, ``_`` and ``-`` only.
+        arrays : dict of str to array_like
+            Numeric arrays (no objects: nothing is pickled).
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        file = self.path / _array_file(name)
+        data = _npz_bytes(arrays, "arrays")
+        with self._locked():
+            self._manifest = self._read_manifest()
+            atomic_write_bytes(file, data)
+            self._manifest.setdefault("files", {})[file.name] = {
+                "sha256": _sha256(data), "bytes": len(data)}
+            self._write_manifest()
+        return file
+
+    def load_arrays(self, name: str) -> dict[str, np.ndarray] | None:
+        """The arrays of :meth:`save_arrays`, or ``None`` if absent or corrupt."""
+        file = self.path / _array_file(name)
+        self._manifest = self._read_manifest()
+        entry = self._manifest.get("files", {}).get(file.name)
+        if entry is None:
+            return None
+        try:
+            data = file.read_bytes()
+        except OSError:
+            return None
+        if _sha256(data) != entry["sha256"]:
+            return None
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            return {key: npz[key] for key in npz.files}
+
+    def delete_arrays(self, name: str) -> None:
+        """Remove ``<name>.npz`` and its manifest entry (nothing if absent)."""
+        file = self.path / _array_file(name)
+        with self._locked():
+            self._manifest = self._read_manifest()
+            if self._manifest.get("files", {}).pop(file.name, None) is not None:
+                self._write_manifest()
+            with contextlib.suppress(FileNotFoundError):
+                file.unlink()
 
     def _load_chunk(
         self, name: str, entry: dict[str, Any]
@@ -578,6 +711,46 @@ class RunDir:
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
+
+
+def _array_file(name: str) -> str:
+    if not isinstance(name, str) or not name or not all(
+        c.isalnum() or c in "_-" for c in name
+    ):
+        raise ValueError(f"name must be letters, digits, _ and - only, got {name!r}")
+    if name.startswith(("scores_", "weights_")):
+        raise ValueError(f"name must not start like a chunk file, got {name!r}")
+    return f"{name}.npz"
+
+
+def _npz_bytes(arrays: Any, what: str) -> bytes:
+    if not isinstance(arrays, dict):
+        raise TypeError(f"{what} must be a dict of str to arrays, got {type(arrays)}")
+    plain = {}
+    for key, value in arrays.items():
+        if not isinstance(key, str):
+            raise TypeError(f"{what} keys must be str, got {key!r}")
+        arr = _numpy(value)
+        arr = np.ascontiguousarray(arr) if arr.ndim else arr  # keep 0-d arrays 0-d
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{what}[{key!r}] must be numeric, got dtype {arr.dtype}")
+        plain[key] = arr
+    buf = io.BytesIO()
+    np.savez(buf, **plain)
+    return buf.getvalue()
+
+
+def _weights_bytes(ids: np.ndarray, weights: dict[str, Any]) -> bytes:
+    prefixes = {f"m{i}:" for i in ids.tolist()}
+    if not isinstance(weights, dict):
+        raise TypeError(f"weights must be a dict of str to arrays, got {type(weights)}")
+    stray = [k for k in weights if not isinstance(k, str)
+             or k[: k.find(":") + 1] not in prefixes]
+    if stray:
+        raise ValueError(
+            f"weights keys must be m<i>:<name> for the chunk's ids, got {stray[:3]}"
+        )
+    return _npz_bytes(weights, "weights")
 
 
 def _abbrev(ids: np.ndarray, limit: int = 20) -> str:
@@ -691,9 +864,17 @@ def merge(dest: str | os.PathLike[str], sources: Sequence[Any]) -> RunDir:
                 same = out._manifest["chunks"].get(name)
                 if same is not None and same["sha256"] == entry["sha256"]:
                     continue
+            weights = None
+            if "weights" in entry:
+                wdata = run._read_weights(entry)
+                if wdata is None:
+                    raise ValueError(f"{run.path / name}: its weights changed while "
+                                     "merging")
+                with np.load(io.BytesIO(wdata), allow_pickle=False) as wnpz:
+                    weights = {key: wnpz[key] for key in wnpz.files}
             try:
                 with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-                    out.save_chunk(ids, npz["scores"])
+                    out.save_chunk(ids, npz["scores"], weights)
             except ValueError as err:
                 raise ValueError(f"cannot merge {run.path / name}: {err}") from err
     return out
@@ -778,7 +959,8 @@ def run_training(
         ``(i, n)``: train only the chunks of shard ``i`` of ``n``.
     train_fn : callable, optional
         ``(dataset, parts, model_ids, config) -> scores`` of shape
-        ``(n_test, len(model_ids), num_classes)``; default
+        ``(n_test, len(model_ids), num_classes)``, or ``(scores, weights)`` to keep
+        the models too (see :meth:`RunDir.save_chunk`); default
         :func:`ldcbook.ensemble.fit_scores`.
     progress : bool
         Show a progress bar over chunks (tqdm).
@@ -825,6 +1007,10 @@ def run_training(
 
         todo = tqdm(todo, desc=f"chunks of shard {shard[0]}/{shard[1]}", unit="chunk")
     for ids in todo:
-        scores = train_fn(dataset, parts, ids, config)
-        run.save_chunk(ids, scores)
+        result = train_fn(dataset, parts, ids, config)
+        if isinstance(result, tuple):
+            scores, weights = result
+            run.save_chunk(ids, scores, weights)
+        else:
+            run.save_chunk(ids, result)
     return run

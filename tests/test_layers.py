@@ -24,9 +24,10 @@ LAYERS = {
     "ldcbook.data": 2, "ldcbook.partition": 2, "ldcbook.classifier": 2,
     "ldcbook.models": 2,
     "ldcbook.augment": 2, "ldcbook.neighbors": 2, "ldcbook.neighbor_experiments": 2,
+    "ldcbook.examples": 2,
     "ldcbook.ensemble": 3,
     "ldcbook.store": 4,
-    "ldcbook.experiments": 5, "ldcbook.attacks": 5,
+    "ldcbook.experiments": 5, "ldcbook.attacks": 5, "ldcbook.own": 5,
     "ldcbook.cli": 6, "ldcbook.__main__": 6,
 }
 MODULES = sorted(PACKAGE.rglob("*.py"))
