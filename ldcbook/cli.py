@@ -6,6 +6,14 @@
     run directory (:mod:`ldcbook.store`). A killed run resumes where it stopped;
     ``--shard i/n`` trains only every n-th chunk, so that n processes or machines (a
     SLURM job array, say) share one run; ``merge`` then joins their directories.
+``python -m ldcbook train --data FILE.npz --learner package.module:factory``
+    The same for one's own data (arrays ``x_train``, ``y_train``, ``x_test``,
+    ``y_test``; any sample shape, uint8 or float) and one's own torch learner,
+    optionally behind a fixed feature map (``--features hog|package.module:function``),
+    partitioned by ``--hash pixel_sum|sha256`` (:mod:`ldcbook.own`). A killed run
+    resumes from the last finished epoch.
+``python -m ldcbook predict RUN --input FILE.npz``
+    Predictions and certificates of a finished run's stored models for new inputs.
 ``python -m ldcbook certify RUN --method dpa|fa|roe``
     Print the certified accuracy of a finished run (book chapter on DPA, FA and ROE).
 ``python -m ldcbook plot RUN --out fig.png``
@@ -39,6 +47,7 @@ from ldcbook.experiments import (
     certify_scores,
     cli_args,
     experiment_spec,
+    fit_and_keep,
     prepare_spec,
     rnn_features,
     rnn_train_fn,
@@ -108,6 +117,23 @@ def _attack_sizes(text: str) -> list[int]:
     return sizes
 
 
+def _learner(text: str) -> str:
+    if text in LEARNER_CHOICES or (text.count(":") == 1 and all(text.split(":"))):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"expected one of {', '.join(LEARNER_CHOICES)} or package.module:factory, "
+        f"got {text!r}"
+    )
+
+
+def _features(text: str) -> str:
+    if text in ("hog", "pixels") or (text.count(":") == 1 and all(text.split(":"))):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"expected hog, pixels or package.module:function, got {text!r}"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m ldcbook``."""
     from ldcbook.augment import AUGMENTATIONS
@@ -146,17 +172,34 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("--dataset", required=True, choices=DATASETS,
+    train.add_argument("--dataset", choices=DATASETS, default=None,
                        help="the dataset (digits and mnist5k ship with the packages; "
                             "the others are read from --data-root)")
+    train.add_argument("--data", type=Path, default=None, metavar="FILE.npz",
+                       help="instead of --dataset: one's own data, a .npz with arrays "
+                            "x_train, y_train, x_test, y_test (samples of any shape, "
+                            "uint8 or float; integer labels from 0; optional scalar "
+                            "num_classes); needs --learner package.module:factory")
+    train.add_argument("--hash", choices=("pixel_sum", "sha256"), default=None,
+                       help="partition key of a sample (never of its label): "
+                            "pixel_sum, the integer sum of its uint8 values (the "
+                            "paper's), or sha256 of its bytes (little-endian, C order, "
+                            "after a dtype/shape header), for any data; default "
+                            "pixel_sum for uint8 data, sha256 for float data. With "
+                            "built-in learners only pixel_sum")
     train.add_argument("--k", required=True, type=_positive_int,
                        help="number of partitions (DPA), or k of FA")
     train.add_argument("--d", type=_positive_int, default=1,
                        help="FA spread: k*d buckets, each model trained on d of them "
                             "(default 1: DPA)")
-    train.add_argument("--learner", required=True, choices=LEARNER_CHOICES,
-                       help="base learner: small CNN, MLP, Network-in-Network, or "
-                            "radius nearest neighbours (rnn, on HOG features)")
+    train.add_argument("--learner", required=True, type=_learner,
+                       metavar="{" + ",".join(LEARNER_CHOICES) + "} or MODULE:FACTORY",
+                       help="base learner: small CNN, MLP, Network-in-Network, "
+                            "radius nearest neighbours (rnn, on HOG features), or "
+                            "one's own: an importable factory(input_shape, "
+                            "num_classes) returning a torch.nn.Module (e.g. "
+                            "ldcbook.examples:small_mlp), trained one model at a "
+                            "time with the factory's path and source hash recorded")
     train.add_argument("--schedule", choices=("baseline", "ldc"), default="baseline",
                        help="training schedule: the paper's baseline (crop/flip) or "
                             "the LDC augmented learners (AutoAugment); default "
@@ -181,10 +224,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "(the rule of the book's nearest-neighbour chapter; "
                             "recorded in the run). Default 20 with HOG features, the "
                             "paper's value for CIFAR-10, 100 with pixels")
-    train.add_argument("--features", choices=("hog", "pixels"), default="hog",
-                       help="rnn: HOG features (default: 9 orientations, 8x8-pixel "
-                            "cells, 3x3 blocks; cells of a quarter of the side for "
-                            "images under 24 pixels) or raw pixels in [0, 1]")
+    train.add_argument("--features", type=_features, default=None,
+                       metavar="{hog,pixels} or MODULE:FUNCTION",
+                       help="rnn and one's own learners: HOG features (9 "
+                            "orientations, 8x8-pixel cells, 3x3 blocks; cells of a "
+                            "quarter of the side for images under 24 pixels; the "
+                            "default of rnn), raw pixels in [0, 1] (the default of "
+                            "one's own learners), or an importable fixed function of "
+                            "the raw samples (own learners). A feature map keeps the "
+                            "certificate only if it is not fitted on the training set "
+                            "being certified")
     train.add_argument("--out", required=True, type=Path,
                        help="the run directory (created, or resumed if it exists)")
     train.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
@@ -248,6 +297,25 @@ def build_parser() -> argparse.ArgumentParser:
     certify.add_argument("--data-root", type=Path, default=None,
                          help="data directory, to read the test labels")
 
+    predict = commands.add_parser(
+        "predict",
+        help="predictions and certificates of a run's stored models on new inputs",
+        description=(
+            "Run the stored base models of a finished run (own learners, or built-in "
+            "neural learners) on new inputs and certify each prediction."
+        ),
+    )
+    predict.add_argument("run", type=Path, help="the run directory")
+    predict.add_argument("--input", required=True, type=Path, metavar="FILE.npz",
+                         help="a .npz with the inputs 'x' (or 'x_test'), of the run's "
+                              "sample shape and dtype, and optionally labels 'y'")
+    predict.add_argument("--method", choices=METHODS, default=None,
+                         help="dpa, fa or roe (default dpa, fa for d > 1)")
+    predict.add_argument("--out", type=Path, default=None, metavar="FILE.npz",
+                         help="write the arrays prediction and radius here")
+    predict.add_argument("--json", action="store_true",
+                         help="print the result as JSON")
+
     plot = commands.add_parser(
         "plot",
         help="plot certified accuracy against attack size",
@@ -286,8 +354,26 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from ldcbook import data, partition, store
     from ldcbook.certify import fa_shifts
     from ldcbook.config import scale as current_scale
-    from ldcbook.ensemble import TrainConfig, fit_scores
+    from ldcbook.ensemble import TrainConfig
 
+    if (args.dataset is None) == (args.data is None):
+        parser.error("give exactly one of --dataset and --data")
+    own = ":" in args.learner
+    if args.data is not None and not own:
+        parser.error("--data needs --learner package.module:factory (e.g. "
+                     "ldcbook.examples:small_mlp); the built-in learners train on "
+                     "--dataset")
+    if own:
+        return _train_own(args, parser)
+    if args.hash == "sha256":
+        parser.error("--hash sha256 applies to --learner package.module:factory runs; "
+                     "the built-in learners use the paper's pixel_sum")
+    if args.features is not None and (
+        args.learner != "rnn" or args.features not in ("hog", "pixels")
+    ):
+        parser.error("--features applies to --learner rnn (hog or pixels) and to "
+                     "package.module:factory learners")
+    args.features = args.features or "hog"
     if args.device is not None:
         try:
             dev = torch.device(args.device)
@@ -343,13 +429,66 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             device=args.device, augment_workers=args.augment_workers
         )
 
-        def train_fn(ds: Any, parts_: Any, ids: Any, _spec: Any) -> np.ndarray:
-            return fit_scores(ds, parts_, ids, runtime, progress=progress)
+        train_fn = fit_and_keep(runtime, progress)
 
     parts = partition.partitions(dataset, args.k, args.d, spec["shifts"])
     chunk = args.chunk or len(parts)
     run = store.run_training(args.out, dataset, parts, spec, chunk_size=chunk,
                              shard=args.shard, train_fn=train_fn, progress=progress)
+    done = len(run.finished())
+    print(f"{run.path}: {done} of {run.num_models} models finished"
+          + ("" if done < run.num_models else
+             f"; certify with: python -m ldcbook certify {run.path} --method "
+             + ("fa" if args.d > 1 else "dpa")))
+    return 0
+
+
+def _train_own(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``train --learner package.module:factory``: :mod:`ldcbook.own`."""
+    import torch
+
+    from ldcbook import data
+    from ldcbook.own import OwnConfig, own_spec, partition_sizes, train_own
+
+    builtin_only = {"--schedule": args.schedule != "baseline", "--augment": args.augment,
+                    "--group-size": args.group_size, "--precision": args.precision,
+                    "--deterministic": args.deterministic, "--radius": args.radius,
+                    "--augment-workers": args.augment_workers,
+                    "--scale": args.scale}
+    given = [name for name, value in builtin_only.items() if value]
+    if given:
+        parser.error(f"{'/'.join(given)} do not apply to a package.module:factory "
+                     "learner (trained one model at a time on the CPU)")
+    if args.device not in (None, "cpu"):
+        parser.error("argument --device: package.module:factory learners train on "
+                     "the CPU")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    keys = None
+    if args.data is not None:
+        arrays = data.load_arrays(args.data)
+    else:
+        dataset = data.load(args.dataset, root=args.data_root, download=args.download)
+        arrays = data.as_arrays(dataset)
+        if args.hash in (None, "pixel_sum"):
+            keys = dataset.train_keys  # the pixel sums of the original images
+    features = None if args.features == "pixels" else args.features
+    defaults = OwnConfig()
+    config = OwnConfig(
+        epochs=args.epochs or defaults.epochs,
+        batch_size=args.batch_size or defaults.batch_size,
+        lr=args.lr or defaults.lr,
+    )
+    spec = own_spec(arrays, args.k, args.d, learner=args.learner, features=features,
+                    hash=args.hash, seed=args.seed, config=config)
+    sizes = partition_sizes(spec, arrays, keys)
+    print(f"{arrays.name}: {len(arrays.y_train)} training samples of shape "
+          f"{arrays.sample_shape} ({arrays.x_train.dtype}), hash {spec['hash']}: "
+          f"partition sizes min {sizes.min()}, median {int(np.median(sizes))}, "
+          f"max {sizes.max()}" + (f", {int((sizes == 0).sum())} empty"
+                                  if (sizes == 0).any() else ""))
+    run = train_own(args.out, arrays, spec, chunk=args.chunk, shard=args.shard,
+                    keys=keys, progress=not args.no_progress)
     done = len(run.finished())
     print(f"{run.path}: {done} of {run.num_models} models finished"
           + ("" if done < run.num_models else
@@ -379,6 +518,12 @@ def _open_run(
         scores = run.load_scores()
     except ValueError as err:
         raise ValueError(f"{str(err).split(';')[0]}; {_recompute_hint(spec, path)}") from err
+    stored = run.load_arrays("test_labels")
+    if stored is not None:  # runs of ldcbook.own keep their test labels
+        labels = stored["y_test"]
+        if labels.shape != (run.n_test,):
+            raise ValueError(f"{path}: its stored test labels have shape {labels.shape}")
+        return run, spec, scores, labels
     dataset = data.load(spec["dataset"], root=data_root)
     if store.data_hash(dataset) != run.manifest["data_hash"]:
         raise ValueError(f"the {spec['dataset']} data found differ from those {path} "
@@ -393,7 +538,9 @@ def _default_sizes(radius: np.ndarray) -> list[int]:
 
 def _recompute_hint(spec: dict[str, Any], path: Path) -> str:
     """How a command-line user recomputes missing or damaged scores of a run."""
-    if spec.get("learner") in NEURAL_LEARNERS and "train" in spec:
+    if spec.get("learner") in NEURAL_LEARNERS and "train" in spec and (
+        "schedule" in spec
+    ):
         command = shlex.join(["python", "-m", "ldcbook", *cli_args(spec, path)])
         return f"recompute them with: {command}"
     return ("recompute them by running 'python -m ldcbook train' again with the "
@@ -437,6 +584,50 @@ def _certify(args: argparse.Namespace) -> int:
     print("attack size  certified accuracy")
     for b, a in zip(sizes, result["certified_accuracy"]):
         print(f"{b:>11d}  {a:.4f}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from ldcbook import store
+    from ldcbook.certify import certified_accuracy, median_radius
+    from ldcbook.own import load_inputs, predict_scores, save_result
+
+    run = store.RunDir.open(args.run)
+    spec = run.config
+    x, y = load_inputs(args.input)
+    method = args.method or ("dpa" if int(spec["d"]) == 1 else "fa")
+    scores = predict_scores(run.path, x)
+    pred, radius = certify_scores(scores, spec, method)
+    if args.out is not None:
+        save_result(args.out, prediction=pred, radius=radius)
+    result: dict[str, Any] = {
+        "run": str(run.path), "input": str(args.input), "method": method,
+        "n": int(len(x)), "models": int(run.num_models),
+        "prediction": pred.tolist() if args.json else None,
+        "radius": radius.tolist() if args.json else None,
+    }
+    if y is not None:
+        sizes = _default_sizes(radius)
+        result["clean_accuracy"] = float(np.mean(pred == y))
+        result["median_radius"] = _median_or_none(median_radius(pred, radius, y))
+        result["attack_sizes"] = sizes
+        result["certified_accuracy"] = [
+            float(a) for a in np.atleast_1d(certified_accuracy(pred, radius, y, sizes))]
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"run {run.path}: {len(x)} inputs, {run.num_models} models, method {method}")
+    shown = min(len(x), 10)
+    print("input  prediction  certified radius")
+    for j in range(shown):
+        print(f"{j:>5d}  {int(pred[j]):>10d}  {int(radius[j]):>16d}")
+    if shown < len(x):
+        print(f"  ... {len(x) - shown} more" + (f" (all in {args.out})" if args.out
+                                                 else "; --out FILE.npz keeps them"))
+    if y is not None:
+        median = result["median_radius"]
+        print(f"clean accuracy {result['clean_accuracy']:.4f}, median certified radius "
+              + ("none" if median is None else str(median)))
     return 0
 
 
@@ -503,6 +694,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _certify(args)
         if args.command == "plot":
             return _plot(args)
+        if args.command == "predict":
+            return _predict(args)
         return _merge(args)
     except (ValueError, TypeError, FileNotFoundError, FileExistsError, OSError) as err:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__

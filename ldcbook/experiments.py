@@ -359,7 +359,7 @@ def train_run(
         another run.
     """
     from ldcbook import store
-    from ldcbook.ensemble import TrainConfig, fit_scores
+    from ldcbook.ensemble import TrainConfig
     from ldcbook.partition import partitions
 
     spec = _check_spec(spec)
@@ -375,14 +375,38 @@ def train_run(
     spec = prepare_spec(path, spec, dataset, device)
     runtime = TrainConfig.from_dict(spec["train"]).replace(device=device)
 
-    def train_fn(ds: Any, parts_: Any, ids: Any, _spec: Any) -> np.ndarray:
-        return fit_scores(ds, parts_, ids, runtime, progress=progress)
-
+    train_fn = fit_and_keep(runtime, progress)
     chunk = len(parts) if chunk is None else check_int("chunk", chunk, min_value=1)
     run = store.run_training(path, dataset, parts, spec, chunk_size=chunk,
                              train_fn=train_fn, progress=progress)
     sizes = np.array([len(p) for p in parts], dtype=np.int64)
     return Run(spec=spec, scores=run.load_scores(), sizes=sizes, path=run.path)
+
+
+def fit_and_keep(config: Any, progress: bool = False) -> Any:
+    """The ``train_fn`` of the built-in neural learners: scores and the models.
+
+    ``(dataset, parts, model_ids, spec) -> (scores, weights)``: the scores are
+    exactly those of :func:`ldcbook.ensemble.fit_scores` (the same training and
+    evaluation calls); ``weights`` holds each model as a standalone module's
+    ``state_dict`` with its partition's statistics (:func:`ldcbook.own.ensemble_weights`),
+    which :func:`ldcbook.store.run_training` stores beside the scores, so that
+    ``python -m ldcbook predict`` can run them on new inputs.
+
+    Parameters
+    ----------
+    config : ldcbook.ensemble.TrainConfig
+        The runtime configuration (with the device).
+    progress : bool
+    """
+    from ldcbook.ensemble import predict_scores, train_ensemble
+    from ldcbook.own import ensemble_weights
+
+    def train_fn(ds: Any, parts: Any, ids: Any, _spec: Any) -> Any:
+        state = train_ensemble(ds, parts, ids, config, progress=progress)
+        return predict_scores(state, ds.x_test), ensemble_weights(state)
+
+    return train_fn
 
 
 def certify_run(run: Run, method: str) -> tuple[np.ndarray, np.ndarray]:
@@ -699,6 +723,7 @@ __all__ = [
     "cli_args",
     "dpa_summary",
     "experiment_spec",
+    "fit_and_keep",
     "matched_pairs",
     "one_hot_scores",
     "prepare_spec",

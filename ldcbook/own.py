@@ -693,7 +693,14 @@ def predict_scores(run_path: str | Path, x: np.ndarray) -> np.ndarray:
             out[:, i] = scores(module.eval(), inputs, mean, std,
                                spec["train"]["eval_batch_size"])
         else:
-            module = _builtin_module(spec, state, tuple(x.shape[1:]), run.num_classes)
+            try:
+                module = _builtin_module(spec, state, tuple(x.shape[1:]),
+                                         run.num_classes)
+            except RuntimeError as err:  # load_state_dict: other layer shapes
+                raise ValueError(
+                    f"x must have the image shape the run was trained on; its models "
+                    f"do not fit images of shape {x.shape[1:]}"
+                ) from err
             with torch.inference_mode():
                 xb = normalise(torch.from_numpy(x), torch.from_numpy(mean),
                                torch.from_numpy(std))
