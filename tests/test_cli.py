@@ -78,7 +78,7 @@ def test_module_entry_point_prints_help():
     (["train", "--dataset", "digits", "--k", "0", "--learner", "cnn", "--out", "x"],
      "--k: expected a positive integer"),
     (["train", "--dataset", "digits", "--k", "5", "--learner", "vgg", "--out", "x"],
-     "--learner: invalid choice"),
+     "--learner: expected one of cnn, mlp, nin, rnn or package.module:factory"),
     (["train", "--dataset", "imagenet", "--k", "5", "--learner", "cnn", "--out", "x"],
      "--dataset: invalid choice"),
     (["train", "--dataset", "digits", "--k", "5", "--learner", "cnn"],
