@@ -56,7 +56,10 @@ def small_mlp(
 
 
 def tiny_cnn(input_shape: tuple[int, ...], num_classes: int, width: int = 8) -> nn.Module:
-    """Two 3x3 convolutions with ReLU, global average pooling, linear: ``(C, H, W)``.
+    """Two 3x3 convolutions with ReLU (the second of stride 2), flatten, linear.
+
+    For samples ``(C, H, W)``; on the 8x8 digits with the default width it has 3,818
+    parameters.
 
     Parameters
     ----------
@@ -76,8 +79,9 @@ def tiny_cnn(input_shape: tuple[int, ...], num_classes: int, width: int = 8) -> 
     width = check_int("width", width, min_value=1)
     return nn.Sequential(
         nn.Conv2d(shape[0], width, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(width, 2 * width, 3, padding=1, stride=2), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, num_classes),
+        nn.Conv2d(width, 2 * width, 3, padding=1, stride=2), nn.ReLU(), nn.Flatten(),
+        nn.Linear(2 * width * ((shape[1] + 1) // 2) * ((shape[2] + 1) // 2),
+                  num_classes),
     )
 
 
