@@ -429,12 +429,16 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             device=args.device, augment_workers=args.augment_workers
         )
 
-        train_fn = fit_and_keep(runtime, progress)
+        train_fn = fit_and_keep(runtime, progress, args.out)
 
     parts = partition.partitions(dataset, args.k, args.d, spec["shifts"])
     chunk = args.chunk or len(parts)
     run = store.run_training(args.out, dataset, parts, spec, chunk_size=chunk,
                              shard=args.shard, train_fn=train_fn, progress=progress)
+    if args.learner != "rnn":
+        from ldcbook.own import clear_checkpoints
+
+        clear_checkpoints(run)
     done = len(run.finished())
     print(f"{run.path}: {done} of {run.num_models} models finished"
           + ("" if done < run.num_models else

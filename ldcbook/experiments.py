@@ -375,15 +375,23 @@ def train_run(
     spec = prepare_spec(path, spec, dataset, device)
     runtime = TrainConfig.from_dict(spec["train"]).replace(device=device)
 
-    train_fn = fit_and_keep(runtime, progress)
+    train_fn = fit_and_keep(runtime, progress, path)
     chunk = len(parts) if chunk is None else check_int("chunk", chunk, min_value=1)
     run = store.run_training(path, dataset, parts, spec, chunk_size=chunk,
                              train_fn=train_fn, progress=progress)
+    from ldcbook.own import clear_checkpoints
+
+    clear_checkpoints(run)
     sizes = np.array([len(p) for p in parts], dtype=np.int64)
     return Run(spec=spec, scores=run.load_scores(), sizes=sizes, path=run.path)
 
 
-def fit_and_keep(config: Any, progress: bool = False) -> Any:
+def fit_and_keep(
+    config: Any,
+    progress: bool = False,
+    path: str | Path | None = None,
+    on_epoch: Any = None,
+) -> Any:
     """The ``train_fn`` of the built-in neural learners: scores and the models.
 
     ``(dataset, parts, model_ids, spec) -> (scores, weights)``: the scores are
@@ -393,20 +401,59 @@ def fit_and_keep(config: Any, progress: bool = False) -> Any:
     which :func:`ldcbook.store.run_training` stores beside the scores, so that
     ``python -m ldcbook predict`` can run them on new inputs.
 
+    With ``path`` (the run directory), each chunk's state is checkpointed there after
+    every epoch (``ckpt-chunk-*.npz``, :class:`ldcbook.ensemble.training.Checkpoint`),
+    so a killed run resumes from the last finished epoch of the chunk it was in,
+    with the bits of an uninterrupted run.
+
     Parameters
     ----------
     config : ldcbook.ensemble.TrainConfig
         The runtime configuration (with the device).
     progress : bool
+    path : str or path-like, optional
+        The run directory, for the per-epoch checkpoints.
+    on_epoch : callable, optional
+        ``on_epoch(model_ids, epochs_done)`` after each checkpoint (tests stop a run
+        there).
     """
     from ldcbook.ensemble import predict_scores, train_ensemble
     from ldcbook.own import ensemble_weights
 
     def train_fn(ds: Any, parts: Any, ids: Any, _spec: Any) -> Any:
-        state = train_ensemble(ds, parts, ids, config, progress=progress)
+        checkpoint = None if path is None else _RunCheckpoint(path, ids, on_epoch)
+        state = train_ensemble(ds, parts, ids, config, progress=progress,
+                               checkpoint=checkpoint)
         return predict_scores(state, ds.x_test), ensemble_weights(state)
 
     return train_fn
+
+
+class _RunCheckpoint:
+    """A chunk's per-epoch state in its run directory (checksummed, atomic): the
+    :class:`ldcbook.ensemble.training.Checkpoint` of :func:`fit_and_keep`."""
+
+    def __init__(self, path: str | Path, ids: Any, on_epoch: Any) -> None:
+        import hashlib
+
+        self.ids = np.asarray(ids, dtype=np.int64)
+        digest = hashlib.sha256(self.ids.astype("<i8").tobytes()).hexdigest()[:12]
+        self.name = f"ckpt-chunk-{int(self.ids.min()):06d}-{digest}"
+        self.path = Path(path)
+        self.on_epoch = on_epoch
+
+    def load(self) -> dict[str, np.ndarray] | None:
+        from ldcbook import store
+
+        return store.RunDir.open(self.path).load_arrays(self.name)
+
+    def save(self, arrays: dict[str, np.ndarray]) -> None:
+        from ldcbook import store
+
+        store.RunDir.open(self.path).save_arrays(
+            self.name, {**arrays, "model_ids": self.ids})
+        if self.on_epoch is not None:
+            self.on_epoch(self.ids.tolist(), int(arrays["epoch"]))
 
 
 def certify_run(run: Run, method: str) -> tuple[np.ndarray, np.ndarray]:

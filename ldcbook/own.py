@@ -571,7 +571,7 @@ def train_own(
             name = _checkpoint_name(i)
 
             def save(state: dict[str, np.ndarray], i: int = i, name: str = name) -> None:
-                run.save_arrays(name, state)
+                run.save_arrays(name, {**state, "model_ids": np.array([i])})
                 if on_epoch is not None:
                     on_epoch(i, int(state["epoch"]))
 
@@ -589,10 +589,40 @@ def train_own(
                              train_fn=train_fn)
     if run.load_arrays("test_labels") is None:
         run.save_arrays("test_labels", {"y_test": data.y_test})
-    for i in run.finished().tolist():  # the checkpoints of stored models are spent
-        if _checkpoint_name(i) + ".npz" in run.manifest.get("files", {}):
-            run.delete_arrays(_checkpoint_name(i))
+    clear_checkpoints(run)
     return run
+
+
+def clear_checkpoints(run: Any) -> list[str]:
+    """Delete the per-epoch checkpoints (``ckpt-*``) of models already stored.
+
+    A checkpoint outlives its chunk when a run stops between storing the chunk and
+    deleting it; it is never read again (its models are finished), and this removes
+    it. One that cannot be read is removed too.
+
+    Parameters
+    ----------
+    run : ldcbook.store.RunDir
+
+    Returns
+    -------
+    list of str
+        The names removed.
+    """
+    done = set(run.finished().tolist())
+    removed = []
+    for fname in sorted(run.manifest.get("files", {})):
+        if not fname.startswith("ckpt-"):
+            continue
+        try:
+            with np.load(run.path / fname, allow_pickle=False) as npz:
+                ids = set(npz["model_ids"].tolist())
+        except (OSError, ValueError, KeyError):
+            ids = set()
+        if ids <= done:
+            run.delete_arrays(fname[: -len(".npz")])
+            removed.append(fname)
+    return removed
 
 
 def partition_sizes(spec: dict[str, Any], data: ArrayData,
@@ -766,6 +796,7 @@ __all__ = [
     "OwnConfig",
     "apply_features",
     "build",
+    "clear_checkpoints",
     "ensemble_weights",
     "is_own",
     "load_inputs",

@@ -371,3 +371,54 @@ def test_cli_errors(tmp_path, floats, capsys, argv, status, message):
 def test_cli_predict_errors(tmp_path, capsys):
     assert main(["predict", str(tmp_path), "--input", str(tmp_path / "x.npz")]) == 1
     assert "holds no run" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------
+# the built-in batched learners: models kept, resume inside a chunk
+
+
+@pytest.mark.parametrize("learner,stop_at", [("cnn", ([2, 3], 1)), ("mlp", ([0, 1], 2))])
+def test_builtin_resume_inside_a_chunk_is_bit_identical(tmp_path, learner, stop_at):
+    from ldcbook.ensemble import TrainConfig
+    from ldcbook.experiments import experiment_spec, fit_and_keep, prepare_spec
+    from ldcbook.partition import partitions
+
+    ds = data.load("digits")
+    spec = experiment_spec("digits", 4, learner=learner, scale="smoke", epochs=3,
+                           batch_size=32)
+    spec = prepare_spec(tmp_path / "ref", spec, ds, "cpu")
+    runtime = TrainConfig.from_dict(spec["train"]).replace(device="cpu")
+    parts = partitions(ds, 4)
+
+    def train(path, on_epoch=None):
+        return store.run_training(path, ds, parts, spec, chunk_size=2,
+                                  train_fn=fit_and_keep(runtime, False, path, on_epoch))
+
+    ref = train(tmp_path / "ref")
+    seen = []
+
+    def kill(ids, epoch):
+        seen.append((ids, epoch))
+        if (ids, epoch) == stop_at:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(tmp_path / "run", kill)
+    resumed = []
+    run = train(tmp_path / "run", lambda ids, e: resumed.append((ids, e)))
+    assert resumed[0] == (stop_at[0], stop_at[1] + 1)  # after the last finished epoch
+    np.testing.assert_array_equal(run.load_scores(), ref.load_scores())
+    for m in range(4):
+        w, wr = run.load_weights(m), ref.load_weights(m)
+        assert w.keys() == wr.keys() and all(np.array_equal(w[k], wr[k]) for k in w)
+    assert own.clear_checkpoints(run) and not own.clear_checkpoints(run)
+
+
+def test_checkpoint_of_other_members_is_ignored():
+    from ldcbook.ensemble.training import _usable
+
+    members = np.array([0, 1])
+    assert _usable({"members": members, "epoch": np.array(2)}, members, 3)
+    assert not _usable({"members": np.array([2, 3]), "epoch": np.array(2)}, members, 3)
+    assert not _usable({"members": members, "epoch": np.array(4)}, members, 3)
+    assert not _usable(None, members, 3)

@@ -683,12 +683,65 @@ def _keep_rows(tensors: Sequence[torch.Tensor], rows: torch.Tensor) -> Iterator[
         t.index_copy_(0, rows, old)
 
 
+class Checkpoint:
+    """Where :func:`train_ensemble` keeps a chunk's state after every epoch.
+
+    The base class keeps nothing. A subclass stores the arrays given to :meth:`save`
+    (atomically, e.g. in a run directory: :func:`ldcbook.experiments.fit_and_keep`)
+    and returns the last of them from :meth:`load`; training then goes on after that
+    epoch and ends with the bits of an uninterrupted run.
+    """
+
+    def load(self) -> dict[str, np.ndarray] | None:
+        """The arrays of the last :meth:`save`, or ``None``."""
+        return None
+
+    def save(self, arrays: dict[str, np.ndarray]) -> None:
+        """Keep ``arrays`` (numeric numpy arrays, ``"epoch"`` among them)."""
+
+
+def _snapshot(
+    epoch: int, members: np.ndarray, nets: list[GroupedNet],
+    moms: list[list[torch.Tensor]], gens: dict[int, torch.Generator],
+) -> dict[str, np.ndarray]:
+    """Everything that carries over from one epoch to the next, as numpy arrays."""
+    out = {"epoch": np.array(epoch, dtype=np.int64), "members": members.copy()}
+    for q, (net, mom) in enumerate(zip(nets, moms)):
+        for kind, tensors in (("p", net.params), ("b", net.buffers), ("m", mom)):
+            for j, t in enumerate(tensors):
+                out[f"{kind}{q}.{j}"] = t.detach().cpu().numpy().copy()
+    for m, gen in gens.items():
+        out[f"g{m}"] = gen.get_state().numpy().copy()
+    return out
+
+
+def _restore(
+    saved: dict[str, np.ndarray], nets: list[GroupedNet],
+    moms: list[list[torch.Tensor]], gens: dict[int, torch.Generator],
+) -> None:
+    """Copy a :func:`_snapshot` back into the tensors, in place, bit for bit."""
+    with torch.no_grad():
+        for q, (net, mom) in enumerate(zip(nets, moms)):
+            for kind, tensors in (("p", net.params), ("b", net.buffers), ("m", mom)):
+                for j, t in enumerate(tensors):
+                    t.copy_(torch.from_numpy(np.array(saved[f"{kind}{q}.{j}"])))
+    for m, gen in gens.items():
+        gen.set_state(torch.from_numpy(np.array(saved[f"g{m}"])))
+
+
+def _usable(saved: Any, members: np.ndarray, epochs: int) -> bool:
+    return (isinstance(saved, dict) and "members" in saved and "epoch" in saved
+            and np.array_equal(saved["members"], members)
+            and 0 < int(saved["epoch"]) <= epochs)
+
+
 def train_ensemble(
     dataset: Any,
     parts: Sequence[Any],
     model_ids: Sequence[int],
     config: TrainConfig,
     progress: bool = True,
+    checkpoint: Any = None,
 ) -> EnsembleState:
     """Train the base models ``model_ids`` in their groups, each on its own partition.
 
@@ -714,6 +767,12 @@ def train_ensemble(
         The schedule.
     progress : bool
         Show a progress bar over steps (tqdm).
+    checkpoint : Checkpoint, optional
+        Anything with the methods of :class:`Checkpoint`. Saves the chunk's state (parameters, BatchNorm running averages, momentum,
+        every member's random generator) after each epoch, and, if it holds the
+        state of these very members, training starts after its epoch: a killed
+        chunk resumes from its last finished epoch, bit for bit. Saving only reads
+        the tensors, so it changes no number of the training.
 
     Returns
     -------
@@ -722,6 +781,11 @@ def train_ensemble(
     chosen, ids = _check_inputs(dataset, parts, model_ids, config)
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be a bool, got {type(progress).__name__}")
+    if checkpoint is not None and not all(
+        callable(getattr(checkpoint, f, None)) for f in ("load", "save")
+    ):
+        raise TypeError("checkpoint must have load() and save(arrays) (see "
+                        f"Checkpoint), got {type(checkpoint).__name__}")
     device = _resolve_device(config)
     _, c, h, _ = dataset.x_train.shape
     num_classes = int(dataset.num_classes)
@@ -732,7 +796,7 @@ def train_ensemble(
             if config.augment.startswith("autoaugment") else None)
     try:
         return _train_chunk(dataset, chosen, ids, layout, config, device, pool,
-                            num_classes, progress)
+                            num_classes, progress, checkpoint)
     finally:
         if pool is not None:
             pool.close()
@@ -748,6 +812,7 @@ def _train_chunk(
     pool: aug.AutoAugmentPool | None,
     num_classes: int,
     progress: bool,
+    checkpoint: Any = None,
 ) -> EnsembleState:
     _, c, h, _ = dataset.x_train.shape
     chunk = _Chunk(dataset, dict(zip(ids.tolist(), chosen)), ids, layout, config,
@@ -781,8 +846,15 @@ def _train_chunk(
     # last step
     calls = [(t, q) for t in range(plan.num_steps)
              for q, steps in enumerate(plan.group_steps) if t < steps]
+    start = 0
+    saved = None if checkpoint is None else checkpoint.load()
+    if _usable(saved, chunk.members, config.epochs):
+        assert saved is not None
+        _restore(saved, nets, moms, chunk.gens)
+        start = int(saved["epoch"])
+        bar.update(start * len(calls))
     with numerics(device, config):
-        for epoch in range(config.epochs):
+        for epoch in range(start, config.epochs):
             lr = config.lr_at(epoch)
             index, params = chunk.epoch_tables(config)
             index = index.to(device)
@@ -805,6 +877,9 @@ def _train_chunk(
                     _train_group(net, mom, x, y, masks[t][q], active[t][q], lr,
                                  config, device)
                 bar.update(1)
+            if checkpoint is not None:
+                checkpoint.save(_snapshot(epoch + 1, chunk.members, nets, moms,
+                                          chunk.gens))
     bar.close()
     pos = np.searchsorted(chunk.members, ids)
     return EnsembleState(
@@ -931,6 +1006,7 @@ def train_one_at_a_time(
 
 __all__ = [
     "STD_FLOOR",
+    "Checkpoint",
     "EnsembleState",
     "init_models",
     "model_seed",
