@@ -237,10 +237,12 @@ glue("n_fitted_changed", len(fitted_changed), display=False)
 # %% tags=["nbval-ignore-output"]
 f_train, f_test = own.apply_features(x_train, "hog"), own.apply_features(x_test, "hog")
 base = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=500))
-clf = PartitionClassifier(base, k=K, hash="sha256", random_state=0).fit(f_train, y_train)
+clf = PartitionClassifier(base, k=K, hash="sha256", random_state=0)
+clf.fit(f_train, y_train)
 pred1, radius1 = clf.certify(f_test)
 acc1 = certified_accuracy(pred1, radius1, y_test, [0, 2, 4])
-print(f"{f_train.shape[1]} HOG features; partition sizes {clf.partition_sizes_.tolist()}")
+print(f"{f_train.shape[1]} HOG features; partition sizes "
+      f"{clf.partition_sizes_.tolist()}")
 print(f"clean accuracy {np.mean(pred1 == y_test):.3f}, median certified radius "
       f"{median_radius(pred1, radius1, y_test)}, certified accuracy at 0/2/4: "
       f"{np.round(acc1, 3).tolist()}")
@@ -360,9 +362,10 @@ print(cli("predict", run_dir, "--input", new_file, "--out", WORK / "pred.npz")
       .replace(str(WORK), "WORK"))
 with np.load(WORK / "pred.npz") as npz:
     pred3, radius3 = npz["prediction"], npz["radius"]
-_, radius_unshifted = certify_scores(own.predict_scores(run_dir, x_test[:20]), spec, "dpa")
-print(f"mean certified radius of these digits: {radius_unshifted.mean():.1f} unshifted, "
-      f"{radius3.mean():.1f} shifted")
+scores20 = own.predict_scores(run_dir, x_test[:20])
+_, radius_unshifted = certify_scores(scores20, spec, "dpa")
+print(f"mean certified radius of these digits: {radius_unshifted.mean():.1f} "
+      f"unshifted, {radius3.mean():.1f} shifted")
 assert radius3.mean() < radius_unshifted.mean()
 
 # %% [markdown]
@@ -380,7 +383,10 @@ assert pred3.shape == radius3.shape == (20,)
 # The built-in learners of {ref}`chap-dpa-experiments` keep their models the same way
 # (`python -m ldcbook train --dataset digits --learner cnn ...`), and `predict`
 # reads them too; there the models were trained in groups, so their scores on the
-# stored test set agree with the stored ones up to floating-point rounding.
+# stored test set agree with the stored ones up to floating-point rounding. They also
+# resume inside a chunk: after every epoch the whole chunk's state (the stacked
+# parameters, BatchNorm running averages, momenta and every model's generator) is
+# checkpointed in the run directory, and a resumed run ends with the same bits.
 #
 # ````{admonition} The three ways from a fresh clone
 # :class: tip

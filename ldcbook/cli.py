@@ -454,7 +454,8 @@ def _train_own(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     from ldcbook import data
     from ldcbook.own import OwnConfig, own_spec, partition_sizes, train_own
 
-    builtin_only = {"--schedule": args.schedule != "baseline", "--augment": args.augment,
+    builtin_only = {"--schedule": args.schedule != "baseline",
+                    "--augment": args.augment,
                     "--group-size": args.group_size, "--precision": args.precision,
                     "--deterministic": args.deterministic, "--radius": args.radius,
                     "--augment-workers": args.augment_workers,
@@ -526,7 +527,9 @@ def _open_run(
     if stored is not None:  # runs of ldcbook.own keep their test labels
         labels = stored["y_test"]
         if labels.shape != (run.n_test,):
-            raise ValueError(f"{path}: its stored test labels have shape {labels.shape}")
+            raise ValueError(
+                f"{path}: its stored test labels have shape {labels.shape}"
+            )
         return run, spec, scores, labels
     dataset = data.load(spec["dataset"], root=data_root)
     if store.data_hash(dataset) != run.manifest["data_hash"]:

@@ -687,7 +687,9 @@ def load_arrays(path: str | os.PathLike[str]) -> ArrayData:
     except (ValueError, OSError) as err:
         raise ValueError(f"{path} is not a .npz file of plain arrays: {err}") from err
     if not hasattr(npz, "files"):
-        raise ValueError(f"{path} holds a single array; expected a .npz with {ARRAY_KEYS}")
+        raise ValueError(
+            f"{path} holds a single array; expected a .npz with {ARRAY_KEYS}"
+        )
     with npz:
         missing = [key for key in ARRAY_KEYS if key not in npz.files]
         if missing:
@@ -717,7 +719,7 @@ def load_arrays(path: str | os.PathLike[str]) -> ArrayData:
 
 
 def as_arrays(dataset: Dataset) -> ArrayData:
-    """A built-in :class:`Dataset` as :class:`ArrayData` (uint8 images ``(N, C, H, W)``).
+    """A built-in :class:`Dataset` as :class:`ArrayData`: uint8 images ``(N, C, H, W)``.
 
     Parameters
     ----------

@@ -24,7 +24,9 @@ from torch import nn
 from ldcbook._checks import check_int
 
 
-def _check(input_shape: tuple[int, ...], num_classes: int) -> tuple[tuple[int, ...], int]:
+def _check(
+    input_shape: tuple[int, ...], num_classes: int
+) -> tuple[tuple[int, ...], int]:
     if not isinstance(input_shape, tuple) or not input_shape:
         raise TypeError(f"input_shape must be a non-empty tuple, got {input_shape!r}")
     shape = tuple(check_int("input_shape[i]", s, min_value=1) for s in input_shape)
@@ -55,7 +57,9 @@ def small_mlp(
     )
 
 
-def tiny_cnn(input_shape: tuple[int, ...], num_classes: int, width: int = 8) -> nn.Module:
+def tiny_cnn(
+    input_shape: tuple[int, ...], num_classes: int, width: int = 8
+) -> nn.Module:
     """Two 3x3 convolutions with ReLU (the second of stride 2), flatten, linear.
 
     For samples ``(C, H, W)``; on the 8x8 digits with the default width it has 3,818

@@ -397,7 +397,8 @@ def fit_and_keep(
     ``(dataset, parts, model_ids, spec) -> (scores, weights)``: the scores are
     exactly those of :func:`ldcbook.ensemble.fit_scores` (the same training and
     evaluation calls); ``weights`` holds each model as a standalone module's
-    ``state_dict`` with its partition's statistics (:func:`ldcbook.own.ensemble_weights`),
+    ``state_dict`` with its partition's statistics
+    (:func:`ldcbook.own.ensemble_weights`),
     which :func:`ldcbook.store.run_training` stores beside the scores, so that
     ``python -m ldcbook predict`` can run them on new inputs.
 

@@ -67,7 +67,9 @@ _STREAM_GLOBAL = 2  # the seed of torch's global generator while a model trains
 # --------------------------------------------------------------------------------------
 
 
-def resolve(path: str, argument: str = "learner") -> tuple[Callable[..., Any], str | None]:
+def resolve(
+    path: str, argument: str = "learner"
+) -> tuple[Callable[..., Any], str | None]:
     """Import ``package.module:function`` and hash its module's source.
 
     Parameters
@@ -100,7 +102,9 @@ def resolve(path: str, argument: str = "learner") -> tuple[Callable[..., Any], s
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
-        raise ValueError(f"{argument} {path!r}: cannot import {module_name}: {err}") from err
+        raise ValueError(
+            f"{argument} {path!r}: cannot import {module_name}: {err}"
+        ) from err
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -152,8 +156,12 @@ class OwnConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-            if not (math.isfinite(value) and value >= 0) or (name == "lr" and value == 0):
-                raise ValueError(f"{name} must be finite and >= 0 (lr > 0), got {value}")
+            if not (math.isfinite(value) and value >= 0) or (
+                name == "lr" and value == 0
+            ):
+                raise ValueError(
+                    f"{name} must be finite and >= 0 (lr > 0), got {value}"
+                )
 
 
 def own_spec(
@@ -198,7 +206,9 @@ def own_spec(
     from ldcbook.certify import fa_shifts
 
     if not isinstance(data, ArrayData):
-        raise TypeError(f"data must be an ldcbook.data.ArrayData, got {type(data).__name__}")
+        raise TypeError(
+            f"data must be an ldcbook.data.ArrayData, got {type(data).__name__}"
+        )
     k = check_int("k", k, min_value=1)
     d = check_int("d", d, min_value=1)
     seed = check_int("seed", seed, min_value=0)
@@ -297,7 +307,9 @@ def partition_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), std.astype(np.float32)
 
 
-def _standardise(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+def _standardise(
+    x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
+) -> torch.Tensor:
     shape = (1, -1) + (1,) * (x.ndim - 2)
     return (x - mean.view(shape)) / std.view(shape)
 
@@ -307,7 +319,9 @@ def _standardise(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torc
 # --------------------------------------------------------------------------------------
 
 
-def build(spec: dict[str, Any], model_id: int, input_shape: tuple[int, ...]) -> nn.Module:
+def build(
+    spec: dict[str, Any], model_id: int, input_shape: tuple[int, ...]
+) -> nn.Module:
     """Model ``model_id``'s initial module: the factory under its own seed.
 
     Raises
@@ -335,11 +349,13 @@ def _batches(n: int, b: int) -> list[slice]:
 
 
 def _state_arrays(module: nn.Module) -> dict[str, np.ndarray]:
-    return {name: t.detach().cpu().numpy().copy() for name, t in module.state_dict().items()}
+    return {name: t.detach().cpu().numpy().copy()
+            for name, t in module.state_dict().items()}
 
 
 def _load_state(module: nn.Module, arrays: dict[str, np.ndarray]) -> None:
-    module.load_state_dict({name: torch.from_numpy(np.array(v)) for name, v in arrays.items()})
+    module.load_state_dict({name: torch.from_numpy(np.array(v))
+                           for name, v in arrays.items()})
 
 
 def train_model(
@@ -377,7 +393,8 @@ def train_model(
     mean, std = partition_stats(x)
     module = build(spec, model_id, tuple(x.shape[1:]))
     n = len(x)
-    xt = _standardise(torch.from_numpy(x), torch.from_numpy(mean), torch.from_numpy(std))
+    xt = _standardise(torch.from_numpy(x), torch.from_numpy(mean),
+                      torch.from_numpy(std))
     yt = torch.from_numpy(np.asarray(y, dtype=np.int64))
     params = list(module.parameters())
     opt = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
@@ -418,7 +435,8 @@ def train_model(
                     "gen": gen.get_state().numpy(),
                     "rng": torch.get_rng_state().numpy(),
                 }
-                state.update({f"state:{k}": v for k, v in _state_arrays(module).items()})
+                state.update({f"state:{k}": v
+                              for k, v in _state_arrays(module).items()})
                 for j, p in enumerate(params):
                     buf = opt.state.get(p, {}).get("momentum_buffer")
                     if buf is not None:
@@ -533,7 +551,9 @@ def train_own(
     from ldcbook import store
 
     if not isinstance(data, ArrayData):
-        raise TypeError(f"data must be an ldcbook.data.ArrayData, got {type(data).__name__}")
+        raise TypeError(
+            f"data must be an ldcbook.data.ArrayData, got {type(data).__name__}"
+        )
     if not is_own(spec):
         raise TypeError("spec must come from ldcbook.own.own_spec")
     if list(data.sample_shape) != spec["sample_shape"] or (
@@ -570,7 +590,9 @@ def train_own(
             idx = parts_[i]
             name = _checkpoint_name(i)
 
-            def save(state: dict[str, np.ndarray], i: int = i, name: str = name) -> None:
+            def save(
+                state: dict[str, np.ndarray], i: int = i, name: str = name
+            ) -> None:
                 run.save_arrays(name, {**state, "model_ids": np.array([i])})
                 if on_epoch is not None:
                     on_epoch(i, int(state["epoch"]))
@@ -687,17 +709,22 @@ def predict_scores(run_path: str | Path, x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     own = is_own(spec)
     if not own and (spec.get("learner") == "rnn" or "train" not in spec):
-        raise ValueError(f"{run.path} is an rnn run: it keeps no models to predict with "
-                         "(its base learners are the training data themselves)")
+        raise ValueError(
+            f"{run.path} is an rnn run: it keeps no models to predict with "
+            "(its base learners are the training data themselves)"
+        )
     missing = np.setdiff1d(np.arange(run.num_models), run.finished())
     if missing.size:
-        raise ValueError(f"{run.path} has not finished {missing.size} model(s); resume it")
+        raise ValueError(
+            f"{run.path} has not finished {missing.size} model(s); resume it"
+        )
     if own:
         _, digest = resolve(spec["learner"], "learner")
         if digest != spec["learner_sha256"]:
             raise ValueError(
-                f"the source of the learner {spec['learner']!r} changed since {run.path} "
-                "was trained (SHA-256 mismatch); its stored weights may not fit it"
+                f"the source of the learner {spec['learner']!r} changed since "
+                f"{run.path} was trained (SHA-256 mismatch); its stored weights may "
+                "not fit it"
             )
         shape = tuple(spec["sample_shape"])
         if x.ndim != len(shape) + 1 or x.shape[1:] != shape:
@@ -710,8 +737,10 @@ def predict_scores(run_path: str | Path, x: np.ndarray) -> np.ndarray:
         inputs = apply_features(x, spec["features"])
     else:
         if x.dtype != np.uint8 or x.ndim != 4:
-            raise TypeError(f"x must be uint8 images (n, C, H, W) for a "
-                            f"{spec['learner']} run, got dtype {x.dtype}, shape {x.shape}")
+            raise TypeError(
+                f"x must be uint8 images (n, C, H, W) for a {spec['learner']} run, "
+                f"got dtype {x.dtype}, shape {x.shape}"
+            )
     out = np.zeros((len(x), run.num_models, run.num_classes), np.float32)
     for i in range(run.num_models):
         arrays = run.load_weights(i)
@@ -778,7 +807,9 @@ def load_inputs(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     except (OSError, AttributeError) as err:
         raise ValueError(f"{path} is not a .npz file of plain arrays: {err}") from err
     if y is not None and (y.shape != (len(x),)):
-        raise ValueError(f"the labels in {path} must have shape ({len(x)},), got {y.shape}")
+        raise ValueError(
+            f"the labels in {path} must have shape ({len(x)},), got {y.shape}"
+        )
     return x, y
 
 

@@ -12,9 +12,9 @@ for the shifts ``s_0 .. s_{d-1}``, so model ``i`` trains on the union of the buc
 partitions for ``2k`` refine those for ``k``.
 
 Inside a partition, samples are ordered by content (their bytes, little-endian and in
-C order, then their label), never by their position in the dataset: an attacker's insertions or removals
-elsewhere, or a reshuffled file, leave a clean partition's training sequence
-unchanged. Normalisation statistics are computed per partition
+C order, then their label), never by their position in the dataset: an attacker's
+insertions or removals elsewhere, or a reshuffled file, leave a clean partition's
+training sequence unchanged. Normalisation statistics are computed per partition
 (:func:`channel_stats`); nothing is fitted on the whole training set, which would
 couple the partitions and void the certificate. See the book's DPA and FA chapters.
 """
@@ -55,7 +55,9 @@ def _as_samples(name: str, x: Any) -> np.ndarray:
     """Numeric samples ``(N, ...)`` (any real dtype but bool), at least 2-D."""
     arr = np.asarray(_to_numpy(x))
     if arr.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must hold numbers (uint8 or float), got dtype {arr.dtype}")
+        raise TypeError(
+            f"{name} must hold numbers (uint8 or float), got dtype {arr.dtype}"
+        )
     if arr.ndim < 2:
         raise ValueError(
             f"{name} must have at least 2 dimensions (N, ...), got shape {arr.shape}"
@@ -138,7 +140,7 @@ def sha256_keys(X: Any, m: int) -> np.ndarray:
 
 
 def sample_keys(x: Any, hash: str, m: int) -> np.ndarray:  # noqa: A002
-    """The partition key of each training sample, modulo ``m`` (DPA: ``k``, FA: ``k d``).
+    """The partition key of each training sample modulo ``m`` (DPA ``k``, FA ``k d``).
 
     ``"pixel_sum"``: the integer sum of the sample's ``uint8`` values
     (:func:`pixel_sums`, the paper's key; ``x`` must be ``uint8``), under which the

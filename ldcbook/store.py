@@ -610,7 +610,8 @@ class RunDir:
     # -- other arrays ----------------------------------------------------------------
 
     def save_arrays(self, name: str, arrays: dict[str, Any]) -> Path:
-        """Store named arrays as ``<name>.npz``, atomically, checksummed in the manifest.
+        """Store named arrays as ``<name>.npz``, atomically, checksummed in the
+        manifest.
 
         Parameters
         ----------

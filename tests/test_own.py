@@ -89,22 +89,30 @@ def test_load_arrays_reads_any_shape_and_float(tmp_path, floats):
 @pytest.mark.parametrize(
     "change,error,match",
     [
-        ({"x_test": np.zeros((80, 7), np.float32)}, ValueError, "x_test must have the sample shape"),
-        ({"y_train": -np.ones(160, np.int64)}, ValueError, "y_train must lie in range"),
+        ({"x_test": np.zeros((80, 7), np.float32)}, ValueError,
+         "x_test must have the sample shape"),
+        ({"y_train": -np.ones(160, np.int64)}, ValueError,
+         "y_train must lie in range"),
         ({"y_test": np.full(80, 2)}, ValueError, "y_test must lie in range"),
-        ({"y_test": np.zeros(3, np.int64)}, ValueError, "x_test and y_test must have the same length"),
-        ({"y_train": np.zeros(160, np.float32)}, ValueError, "y_train .* must be 1-D integer"),
-        ({"x_train": np.zeros((160, 6), np.int32)}, TypeError, "x_train must hold uint8 or float"),
-        ({"x_train": np.full((160, 6), np.nan, np.float32)}, ValueError, "x_train must be finite"),
+        ({"y_test": np.zeros(3, np.int64)}, ValueError,
+         "x_test and y_test must have the same length"),
+        ({"y_train": np.zeros(160, np.float32)}, ValueError,
+         "y_train .* must be 1-D integer"),
+        ({"x_train": np.zeros((160, 6), np.int32)}, TypeError,
+         "x_train must hold uint8 or float"),
+        ({"x_train": np.full((160, 6), np.nan, np.float32)}, ValueError,
+         "x_train must be finite"),
         ({"x_train": np.zeros(160, np.float32)}, ValueError, "x_train must have shape"),
         ({"x_test": None}, ValueError, r"lacks the arrays \['x_test'\]"),
-        ({"num_classes": np.array([3, 4])}, ValueError, "num_classes .* integer scalar"),
+        ({"num_classes": np.array([3, 4])}, ValueError,
+         "num_classes .* integer scalar"),
     ],
 )
 def test_load_arrays_names_the_bad_array(tmp_path, floats, change, error, match):
     arrays = {"x_train": floats.x_train, "y_train": floats.y_train,
               "x_test": floats.x_test, "y_test": floats.y_test, **change}
-    f = write_npz(tmp_path / "d.npz", **{k: v for k, v in arrays.items() if v is not None})
+    f = write_npz(tmp_path / "d.npz",
+                  **{k: v for k, v in arrays.items() if v is not None})
     with pytest.raises(error, match=match):
         data.load_arrays(f)
 
@@ -186,7 +194,8 @@ def test_one_partition_changes_only_its_model(digits, user_module, tmp_path):
     base = own.train_own(tmp_path / "a", digits, spec)
     keys = sample_keys(digits.x_train, "pixel_sum", 5)
     j = int(keys[0])
-    more = data.ArrayData(digits.name, np.concatenate([digits.x_train, digits.x_train[:1]]),
+    more = data.ArrayData(digits.name,
+                          np.concatenate([digits.x_train, digits.x_train[:1]]),
                           np.concatenate([digits.y_train, digits.y_train[1:2]]),
                           digits.x_test, digits.y_test, digits.num_classes)
     new = own.train_own(tmp_path / "b", more, spec)
@@ -208,7 +217,8 @@ class Stop(Exception):
 
 
 @pytest.mark.parametrize("stop_at", [(1, 1), (3, 2), (4, 3)])
-def test_resume_inside_a_chunk_is_bit_identical(digits, user_module, tmp_path, stop_at):
+def test_resume_inside_a_chunk_is_bit_identical(digits, user_module, tmp_path,
+                                                stop_at):
     spec = own.own_spec(digits, 6, learner="ownfactory:net", config=SMALL)
     ref = own.train_own(tmp_path / "ref", digits, spec, chunk=3)
     seen = []
@@ -277,7 +287,8 @@ def test_store_arrays_and_merge_keep_weights(floats, tmp_path):
     b = own.train_own(tmp_path / "s1", floats, spec, chunk=2, shard=(1, 2))
     merged = store.merge(tmp_path / "m", [a.path, b.path])
     assert merged.has_weights()
-    np.testing.assert_array_equal(merged.load_weights(3)["mean"], b.load_weights(3)["mean"])
+    np.testing.assert_array_equal(merged.load_weights(3)["mean"],
+                                  b.load_weights(3)["mean"])
     with pytest.raises(ValueError, match="name must be letters"):
         merged.save_arrays("../x", {"a": np.zeros(1)})
     with pytest.raises(TypeError, match="must be numeric"):
@@ -377,7 +388,8 @@ def test_cli_predict_errors(tmp_path, capsys):
 # the built-in batched learners: models kept, resume inside a chunk
 
 
-@pytest.mark.parametrize("learner,stop_at", [("cnn", ([2, 3], 1)), ("mlp", ([0, 1], 2))])
+@pytest.mark.parametrize("learner,stop_at",
+                         [("cnn", ([2, 3], 1)), ("mlp", ([0, 1], 2))])
 def test_builtin_resume_inside_a_chunk_is_bit_identical(tmp_path, learner, stop_at):
     from ldcbook.ensemble import TrainConfig
     from ldcbook.experiments import experiment_spec, fit_and_keep, prepare_spec
@@ -422,3 +434,37 @@ def test_checkpoint_of_other_members_is_ignored():
     assert not _usable({"members": np.array([2, 3]), "epoch": np.array(2)}, members, 3)
     assert not _usable({"members": members, "epoch": np.array(4)}, members, 3)
     assert not _usable(None, members, 3)
+
+
+def test_certify_and_plot_runs_made_by_the_api(tmp_path, floats, capsys):
+    spec = own.own_spec(floats, 3, learner="ldcbook.examples:small_mlp", config=SMALL)
+    run = own.train_own(tmp_path / "api", floats, spec)
+    assert main(["certify", str(run.path), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    pred = run.load_scores().argmax(2)  # plurality of the votes, ties to the smaller
+    counts = np.stack([(pred == c).sum(1) for c in range(2)], axis=1)
+    expected = np.mean(counts.argmax(1) == floats.y_test)
+    assert got["clean_accuracy"] == pytest.approx(expected)
+    assert main(["plot", str(run.path), "--out", str(tmp_path / "f.png")]) == 0
+    assert (tmp_path / "f.png").stat().st_size > 0
+
+
+def test_cli_feature_function_is_recorded(tmp_path, digits, capsys):
+    f = write_npz(tmp_path / "d.npz", x_train=digits.x_train[:300],
+                  y_train=digits.y_train[:300], x_test=digits.x_test[:50],
+                  y_test=digits.y_test[:50])
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(f), "--k", "2", "--learner",
+                 "ldcbook.examples:small_mlp",
+                 "--features", "ldcbook.examples:row_means",
+                 "--hash", "sha256", "--epochs", "1", "--out", str(out),
+                 "--no-progress"]) == 0
+    spec = store.RunDir.open(out).config
+    assert spec["features"] == "ldcbook.examples:row_means" and spec["features_sha256"]
+    assert spec["hash"] == "sha256"
+    capsys.readouterr()
+    x_new = write_npz(tmp_path / "x.npz", x=digits.x_test[:3])
+    assert main(["predict", str(out), "--input", str(x_new), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert len(got["prediction"]) == len(got["radius"]) == 3
+    assert "clean_accuracy" not in got

@@ -768,11 +768,12 @@ def train_ensemble(
     progress : bool
         Show a progress bar over steps (tqdm).
     checkpoint : Checkpoint, optional
-        Anything with the methods of :class:`Checkpoint`. Saves the chunk's state (parameters, BatchNorm running averages, momentum,
-        every member's random generator) after each epoch, and, if it holds the
-        state of these very members, training starts after its epoch: a killed
-        chunk resumes from its last finished epoch, bit for bit. Saving only reads
-        the tensors, so it changes no number of the training.
+        Anything with the methods of :class:`Checkpoint`. Saves the chunk's state
+        (parameters, BatchNorm running averages, momentum, every member's random
+        generator) after each epoch; if it holds the state of these very members,
+        training starts after its epoch: a killed chunk resumes from its last
+        finished epoch, bit for bit. Saving only reads the tensors, so it changes no
+        number of the training.
 
     Returns
     -------
