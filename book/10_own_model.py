@@ -393,6 +393,12 @@ assert pred3.shape == radius3.shape == (20,)
 # ```bash
 # git clone https://github.com/ldcbook/ldcbook && cd ldcbook
 # python -m pip install -e ".[train]"
+# # the data files: the digits, and twenty shifted test digits
+# python -c "import numpy as np; from ldcbook import data; \
+#   d = data.as_arrays(data.load('digits')); \
+#   np.savez('digits.npz', x_train=d.x_train, y_train=d.y_train, \
+#            x_test=d.x_test, y_test=d.y_test); \
+#   np.savez('new.npz', x=np.roll(d.x_test[:20], 1, axis=3))"
 # # 1. scikit-learn: in Python
 # python -c "from ldcbook import PartitionClassifier, data, own; \
 #   from sklearn.linear_model import LogisticRegression as LR; \
@@ -407,7 +413,8 @@ assert pred3.shape == radius3.shape == (20,)
 # python -m ldcbook predict runs/tiny-cnn --input new.npz --out pred.npz
 # ```
 # These are the calls this appendix made, through `ldcbook.cli.main` in the same
-# process; `digits.npz` and `new.npz` are the files written above.
+# process, with the files it wrote; the package's tests run these very lines in a
+# fresh clone of the repository.
 # ````
 
 # %% tags=["nbval-ignore-output"]

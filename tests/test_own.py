@@ -468,3 +468,33 @@ def test_cli_feature_function_is_recorded(tmp_path, digits, capsys):
     got = json.loads(capsys.readouterr().out)
     assert len(got["prediction"]) == len(got["radius"]) == 3
     assert "clean_accuracy" not in got
+
+
+def test_fresh_clone_commands_of_the_appendix(tmp_path):
+    """The closing note of book/10_own_model.py, run in a fresh clone of the
+    repository (the committed state); ``PYTHONPATH`` stands in for ``pip install``,
+    and ``python`` is this interpreter."""
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("needs git and a repository")
+    text = (root / "book" / "10_own_model.py").read_text()
+    block = text.split("# ```bash\n", 1)[1].split("# ```\n", 1)[0]
+    lines = [line[2:] for line in block.splitlines()]
+    assert lines[0].startswith("git clone") and "pip install" in lines[1]
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True)
+    script = "\n".join(lines[2:]).replace("python ", f"{sys.executable} ")
+    env = {**os.environ, "PYTHONPATH": str(clone), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=clone,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "10 of 10 models finished" in done.stdout
+    assert "method dpa: clean accuracy" in done.stdout
+    with np.load(clone / "pred.npz") as npz:
+        assert npz["prediction"].shape == (20,)
+    assert store.RunDir.open(clone / "runs" / "tiny-cnn").has_weights()
