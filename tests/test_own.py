@@ -482,12 +482,12 @@ def test_fresh_clone_commands_of_the_appendix(tmp_path):
     root = Path(__file__).resolve().parents[1]
     if shutil.which("git") is None or not (root / ".git").exists():
         pytest.skip("needs git and a repository")
-    text = (root / "book" / "10_own_model.py").read_text()
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True)
+    text = (clone / "book" / "10_own_model.py").read_text()
     block = text.split("# ```bash\n", 1)[1].split("# ```\n", 1)[0]
     lines = [line[2:] for line in block.splitlines()]
     assert lines[0].startswith("git clone") and "pip install" in lines[1]
-    clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True)
     script = "\n".join(lines[2:]).replace("python ", f"{sys.executable} ")
     env = {**os.environ, "PYTHONPATH": str(clone), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=clone,
