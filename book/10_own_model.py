@@ -384,9 +384,10 @@ assert pred3.shape == radius3.shape == (20,)
 # (`python -m ldcbook train --dataset digits --learner cnn ...`), and `predict`
 # reads them too; there the models were trained in groups, so their scores on the
 # stored test set agree with the stored ones up to floating-point rounding. They also
-# resume inside a chunk: after every epoch the whole chunk's state (the stacked
-# parameters, BatchNorm running averages, momenta and every model's generator) is
-# checkpointed in the run directory, and a resumed run ends with the same bits.
+# resume inside a chunk: at the end of an epoch, once a minute at most
+# (`--checkpoint-every`), the whole chunk's state (the stacked parameters, BatchNorm
+# running averages, momenta and every model's generator) is checkpointed in the run
+# directory, and a resumed run ends with the same bits.
 #
 # ````{admonition} The three ways from a fresh clone
 # :class: tip

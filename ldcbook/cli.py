@@ -157,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Partition the training set by the DPA hash (pixel sum mod k, or mod k*d\n"
             "for FA), train one base model per partition (a chunk of models at a time\n"
             "as one batched computation) and store their test scores in --out.\n"
-            "Running the same command again resumes an interrupted run."
+            "Running the same command again resumes an interrupted run.\n"
+            "With --data FILE.npz and --learner package.module:factory: one's own\n"
+            "data and torch module, partitioned by --hash (pixel_sum or sha256)."
         ),
         epilog=(
             "examples:\n"
@@ -168,7 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
             "--scale full \\\n"
             "      --chunk 50 --shard $SLURM_ARRAY_TASK_ID/8 "
             "--out runs/c250-$SLURM_ARRAY_TASK_ID\n"
-            "  python -m ldcbook merge runs/c250 runs/c250-*"
+            "  python -m ldcbook merge runs/c250 runs/c250-*\n"
+            "  # one's own data file and torch module, then new inputs:\n"
+            "  python -m ldcbook train --data my.npz --k 20 "
+            "--learner ldcbook.examples:small_mlp --out runs/mine\n"
+            "  python -m ldcbook predict runs/mine --input new.npz --out pred.npz"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -263,6 +269,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="AutoAugment in W worker processes, overlapped with "
                             "training (default 0: in the training process); the "
                             "results do not depend on it")
+    train.add_argument("--checkpoint-every", type=_number(
+                           float, lambda v: 0 <= v < float("inf"), "seconds >= 0"),
+                       default=60.0, metavar="SECONDS",
+                       help="cnn/mlp/nin: checkpoint a chunk in training at the end of "
+                            "an epoch once SECONDS have passed since the last "
+                            "checkpoint (default 60; 0: every epoch); a killed run "
+                            "resumes from there, bit for bit. Own learners checkpoint "
+                            "every epoch")
     train.add_argument("--threads", type=_positive_int, default=None,
                        help="torch CPU threads (default: torch's choice; 1 is best "
                             "when several processes share the machine)")
@@ -429,7 +443,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             device=args.device, augment_workers=args.augment_workers
         )
 
-        train_fn = fit_and_keep(runtime, progress, args.out)
+        train_fn = fit_and_keep(runtime, progress, args.out,
+                                checkpoint_every=args.checkpoint_every)
 
     parts = partition.partitions(dataset, args.k, args.d, spec["shifts"])
     chunk = args.chunk or len(parts)

@@ -391,6 +391,7 @@ def fit_and_keep(
     progress: bool = False,
     path: str | Path | None = None,
     on_epoch: Any = None,
+    checkpoint_every: float = 60.0,
 ) -> Any:
     """The ``train_fn`` of the built-in neural learners: scores and the models.
 
@@ -402,10 +403,13 @@ def fit_and_keep(
     which :func:`ldcbook.store.run_training` stores beside the scores, so that
     ``python -m ldcbook predict`` can run them on new inputs.
 
-    With ``path`` (the run directory), each chunk's state is checkpointed there after
-    every epoch (``ckpt-chunk-*.npz``, :class:`ldcbook.ensemble.training.Checkpoint`),
-    so a killed run resumes from the last finished epoch of the chunk it was in,
-    with the bits of an uninterrupted run.
+    With ``path`` (the run directory), each chunk's state is checkpointed there at
+    the end of an epoch (``ckpt-chunk-*.npz``,
+    :class:`ldcbook.ensemble.training.Checkpoint`) once ``checkpoint_every`` seconds
+    have passed since the chunk started or was last checkpointed, so a killed run
+    resumes from the last checkpointed epoch of the chunk it was in, with the bits of
+    an uninterrupted run. (Epochs of a few seconds, as on the CPU scales, would spend
+    more time writing checkpoints than a resume could save.)
 
     Parameters
     ----------
@@ -417,12 +421,22 @@ def fit_and_keep(
     on_epoch : callable, optional
         ``on_epoch(model_ids, epochs_done)`` after each checkpoint (tests stop a run
         there).
+    checkpoint_every : float
+        Seconds between checkpoints, ``>= 0``; 0 checkpoints every epoch.
     """
+    import math
+
+    if isinstance(checkpoint_every, bool) or not isinstance(
+        checkpoint_every, (int, float)
+    ) or not (math.isfinite(checkpoint_every) and checkpoint_every >= 0):
+        raise ValueError("checkpoint_every must be a number of seconds >= 0, got "
+                         f"{checkpoint_every!r}")
     from ldcbook.ensemble import predict_scores, train_ensemble
     from ldcbook.own import ensemble_weights
 
     def train_fn(ds: Any, parts: Any, ids: Any, _spec: Any) -> Any:
-        checkpoint = None if path is None else _RunCheckpoint(path, ids, on_epoch)
+        checkpoint = None if path is None else _RunCheckpoint(
+            path, ids, on_epoch, checkpoint_every)
         state = train_ensemble(ds, parts, ids, config, progress=progress,
                                checkpoint=checkpoint)
         return predict_scores(state, ds.x_test), ensemble_weights(state)
@@ -434,23 +448,36 @@ class _RunCheckpoint:
     """A chunk's per-epoch state in its run directory (checksummed, atomic): the
     :class:`ldcbook.ensemble.training.Checkpoint` of :func:`fit_and_keep`."""
 
-    def __init__(self, path: str | Path, ids: Any, on_epoch: Any) -> None:
+    def __init__(
+        self, path: str | Path, ids: Any, on_epoch: Any, every: float = 0.0
+    ) -> None:
         import hashlib
+        import time
 
         self.ids = np.asarray(ids, dtype=np.int64)
         digest = hashlib.sha256(self.ids.astype("<i8").tobytes()).hexdigest()[:12]
         self.name = f"ckpt-chunk-{int(self.ids.min()):06d}-{digest}"
         self.path = Path(path)
         self.on_epoch = on_epoch
+        self.every = float(every)
+        self.last = time.monotonic()
 
     def load(self) -> dict[str, np.ndarray] | None:
         from ldcbook import store
 
         return store.RunDir.open(self.path).load_arrays(self.name)
 
+    def due(self) -> bool:
+        import time
+
+        return time.monotonic() - self.last >= self.every
+
     def save(self, arrays: dict[str, np.ndarray]) -> None:
+        import time
+
         from ldcbook import store
 
+        self.last = time.monotonic()
         store.RunDir.open(self.path).save_arrays(
             self.name, {**arrays, "model_ids": self.ids})
         if self.on_epoch is not None:

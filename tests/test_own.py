@@ -402,9 +402,9 @@ def test_builtin_resume_inside_a_chunk_is_bit_identical(tmp_path, learner, stop_
     runtime = TrainConfig.from_dict(spec["train"]).replace(device="cpu")
     parts = partitions(ds, 4)
 
-    def train(path, on_epoch=None):
-        return store.run_training(path, ds, parts, spec, chunk_size=2,
-                                  train_fn=fit_and_keep(runtime, False, path, on_epoch))
+    def train(path, on_epoch=None, every=0.0):
+        keep = fit_and_keep(runtime, False, path, on_epoch, checkpoint_every=every)
+        return store.run_training(path, ds, parts, spec, chunk_size=2, train_fn=keep)
 
     ref = train(tmp_path / "ref")
     seen = []
@@ -424,6 +424,9 @@ def test_builtin_resume_inside_a_chunk_is_bit_identical(tmp_path, learner, stop_
         w, wr = run.load_weights(m), ref.load_weights(m)
         assert w.keys() == wr.keys() and all(np.array_equal(w[k], wr[k]) for k in w)
     assert own.clear_checkpoints(run) and not own.clear_checkpoints(run)
+    rare = []  # checkpoints at most every hour: none in these seconds
+    train(tmp_path / "rare", lambda ids, e: rare.append(e), every=3600.0)
+    assert rare == [] and not store.RunDir.open(tmp_path / "rare").manifest.get("files")
 
 
 def test_checkpoint_of_other_members_is_ignored():

@@ -696,6 +696,10 @@ class Checkpoint:
         """The arrays of the last :meth:`save`, or ``None``."""
         return None
 
+    def due(self) -> bool:
+        """Whether to save at the end of this epoch (optional; default always)."""
+        return True
+
     def save(self, arrays: dict[str, np.ndarray]) -> None:
         """Keep ``arrays`` (numeric numpy arrays, ``"epoch"`` among them)."""
 
@@ -878,7 +882,7 @@ def _train_chunk(
                     _train_group(net, mom, x, y, masks[t][q], active[t][q], lr,
                                  config, device)
                 bar.update(1)
-            if checkpoint is not None:
+            if checkpoint is not None and getattr(checkpoint, "due", lambda: True)():
                 checkpoint.save(_snapshot(epoch + 1, chunk.members, nets, moms,
                                           chunk.gens))
     bar.close()
