@@ -819,7 +819,9 @@ def merge(dest: str | os.PathLike[str], sources: Sequence[Any]) -> RunDir:
     shape. Verified chunks are copied (bytes re-checked); a chunk already present with
     the same bytes is skipped, so merging is idempotent. A corrupt chunk of a source
     is dropped there (as :meth:`RunDir.finished` does) and not copied; resume that
-    shard or the merged run to recompute it. ``dest`` may be new or an
+    shard or the merged run to recompute it. The sources' other arrays
+    (:meth:`RunDir.save_arrays`, such as stored test labels) are copied too, except
+    checkpoints of chunks in progress. ``dest`` may be new or an
     existing run of the same experiment (even one of the sources).
 
     Parameters
@@ -854,6 +856,14 @@ def merge(dest: str | os.PathLike[str], sources: Sequence[Any]) -> RunDir:
             raise ValueError(f"{run.path} and {runs[0].path} differ in {diff}")
     out = _open_or_create(Path(dest), identity)
     for run in runs:
+        # the run's other arrays (e.g. stored test labels), not checkpoints in progress
+        for fname in sorted(run.manifest.get("files", {})):
+            name = fname[: -len(".npz")]
+            if name.startswith("ckpt-") or out.load_arrays(name) is not None:
+                continue
+            arrays = run.load_arrays(name)
+            if arrays is not None:
+                out.save_arrays(name, arrays)
         run.finished()  # drop corrupt chunks of the source first
         for name, entry in sorted(run._manifest["chunks"].items()):
             data = run._read_chunk(name, entry)

@@ -287,6 +287,8 @@ def test_store_arrays_and_merge_keep_weights(floats, tmp_path):
     b = own.train_own(tmp_path / "s1", floats, spec, chunk=2, shard=(1, 2))
     merged = store.merge(tmp_path / "m", [a.path, b.path])
     assert merged.has_weights()
+    assert sorted(merged.manifest["files"]) == ["test_labels.npz"]
+    assert main(["certify", str(merged.path)]) == 0
     np.testing.assert_array_equal(merged.load_weights(3)["mean"],
                                   b.load_weights(3)["mean"])
     with pytest.raises(ValueError, match="name must be letters"):
@@ -501,3 +503,12 @@ def test_fresh_clone_commands_of_the_appendix(tmp_path):
     with np.load(clone / "pred.npz") as npz:
         assert npz["prediction"].shape == (20,)
     assert store.RunDir.open(clone / "runs" / "tiny-cnn").has_weights()
+
+
+def test_predict_refuses_rnn_runs(tmp_path, capsys):
+    out = tmp_path / "rnn"
+    assert main(["train", "--dataset", "digits", "--k", "2", "--learner", "rnn",
+                 "--out", str(out), "--no-progress"]) == 0
+    x = write_npz(tmp_path / "x.npz", x=data.load("digits").x_test.numpy()[:2])
+    assert main(["predict", str(out), "--input", str(x)]) == 1
+    assert "keeps no models" in capsys.readouterr().err
