@@ -512,3 +512,17 @@ def test_predict_refuses_rnn_runs(tmp_path, capsys):
     x = write_npz(tmp_path / "x.npz", x=data.load("digits").x_test.numpy()[:2])
     assert main(["predict", str(out), "--input", str(x)]) == 1
     assert "keeps no models" in capsys.readouterr().err
+
+
+def test_fa_run_with_an_own_learner(tmp_path, floats, capsys):
+    spec = own.own_spec(floats, 3, 2, learner="ldcbook.examples:small_mlp",
+                        config=SMALL)
+    run = own.train_own(tmp_path / "fa", floats, spec)
+    assert run.num_models == 6 and spec["shifts"] != [0]
+    parts = assign(sample_keys(floats.x_train, "sha256", 6), 3, 2, spec["shifts"])
+    assert sum(len(p) for p in parts) == 2 * len(floats.y_train)  # d copies of each
+    np.testing.assert_array_equal(own.partition_sizes(spec, floats),
+                                  [len(p) for p in parts])
+    assert main(["certify", str(run.path), "--method", "fa"]) == 0
+    assert main(["certify", str(run.path), "--method", "dpa"]) == 1
+    assert "use --method fa" in capsys.readouterr().err
