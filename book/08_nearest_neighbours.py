@@ -111,7 +111,8 @@ CNN = by_scale(smoke=dict(learner="cnn", ks=[5, 25], runs=None, chunk=None),
                default=dict(learner="cnn", ks=[25, 100, 400], runs=None, chunk=None),
                full=dict(learner="nin", ks=full([50, 100, 250], [2, 3]),
                          runs=full("../runs/ch07", None), chunk=50))
-EPOCHS = full(None, 1)  # None: the schedule's own
+TRAIN = by_scale(smoke={}, default={},  # {}: the schedule's own
+                 full=full({}, dict(epochs=1, batch_size=8)))
 CLAIMS = scale() == "default"  # the text's comparisons are asserted on its own data
 if scale() != "full":  # one thread: bitwise reproducible, and best on a shared CPU
     torch.set_num_threads(1)
@@ -605,7 +606,9 @@ workdir = None if CNN["runs"] else tempfile.TemporaryDirectory(prefix="ldcbook-c
 cnn_root = Path(CNN["runs"] or workdir.name)
 cnn_certs = {}
 for K in CNN["ks"]:
-    spec = ex.experiment_spec(DATASET, K, 1, CNN["learner"], epochs=EPOCHS)
+    spec = ex.experiment_spec(DATASET, K, 1, CNN["learner"], **TRAIN)
+    if shrunk():  # a handful of test images: no evaluation pass padded to 1,000
+        spec["train"]["eval_batch_size"] = 8
     p, r = ex.certify_run(ex.train_run(cnn_root, ds, spec, chunk=CNN["chunk"]), "dpa")
     cnn_certs[K] = p[test_idx], r[test_idx]  # the test images of this chapter
     print(f"DPA over {CNN['learner']}, K = {K}: clean accuracy "
