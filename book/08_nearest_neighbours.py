@@ -759,10 +759,11 @@ glue("acc_lit", acc_lit, display=False)
 # ball. Counted in modifications, DPA's lead ends at {glue:text}`lead_mod`
 # modifications: its curve is squeezed by a factor of 2 (median
 # {glue:text}`cnn_med_mod`), and so is the rNN's ({glue:text}`whole_med_best_mod`),
-# but kNN's is not. Which side wins is thus a property of the data and of the count,
-# not of the methods: HOG neighbours are strong on centred digits, where most test
-# images have many training images of their own class nearby, and weak on natural
-# images. A figure that mixes the counts shifts the answer by a factor of 2.
+# but kNN's is not. Which side wins thus depends on the attack size, on the count and
+# on the data: HOG neighbours are strong on centred digits, where most test images
+# have many training images of their own class nearby, and the full-scale run makes
+# the same comparison on CIFAR-10. A figure that draws DPA's radii beside rNN radii
+# counted in modifications understates the rNN by a factor of 2.
 #
 # **(b) DPA over rNN, with the rule's and the paper's radius.** DPA over rNN does not
 # match the whole-set rNN here, with either radius and in either count: the whole-set
