@@ -42,10 +42,13 @@
 # set, in a Jupyter session or with `LDCBOOK_SCALE=full jupytext --execute --to
 # ipynb -o nn_full.ipynb book/08_nearest_neighbours.py`. The same code then uses
 # CIFAR-10, the paper's partition counts, the whole test set, and radii from the same
-# rule (compare them with the paper's 20). It needs no GPU, but computes the
-# $5 \times 10^8$ test-train distances in 324 dimensions about ten times: expect
-# about half an hour on one CPU core. The text describes the default
-# run; the comparisons it makes are asserted only there.
+# rule (compare them with the paper's 20). The nearest-neighbour part needs no GPU,
+# but computes the $5 \times 10^8$ test-train distances in 324 dimensions about ten
+# times: expect about half an hour on one CPU core. The DPA ensembles of Network-in-
+# Network base learners set beside them (the paper's Figure 3a) are those of
+# {ref}`chap-dpa-experiments`, read from its run directory (`runs/ch07`): run that
+# chapter at the full scale first (on a GPU), or this one trains them. The text
+# describes the default run; the comparisons it makes are asserted only there.
 # ```
 
 # %% tags=["remove-cell"]
@@ -60,32 +63,59 @@ except ImportError:
                            "ldcbook[book] @ git+https://github.com/ldcbook/ldcbook"])
 
 # %% tags=["remove-cell"]
+import tempfile
+from pathlib import Path
+
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
 from myst_nb import glue
 from skimage.feature import hog
 
+from ldcbook import experiments as ex
 from ldcbook.certify import (certified_accuracy, count_votes, dpa, fa, fa_shifts, knn,
                              median_radius, rnn)
-from ldcbook.config import by_scale, scale, seed_everything
+from ldcbook.config import by_scale, scale, seed_everything, shrunk
 from ldcbook.data import load
 from ldcbook.neighbor_experiments import knn_counts, nearest_distances, rnn_sweep
 from ldcbook.neighbors import hog_features, rnn_counts, rnn_predictions
 from ldcbook.partition import assign
 
 rng = seed_everything(2022)
+
+
+def full(size, tiny):
+    """A full-scale size, or a tiny one under LDCBOOK_SHRINK=1 (same code path)."""
+    return tiny if shrunk() else size
+
+
 DATASET = by_scale(smoke="mnist5k", default="mnist5k", full="cifar10")
 N_TEST = by_scale(smoke=300, default=None, full=None)  # None: the whole test set
 KS_BASE = by_scale(smoke=[1, 10, 50], default=[1, 2, 5, 10, 25, 50, 100, 200, 400],
-                   full=[1, 2, 5, 10, 25, 50, 100, 250, 500, 1000])
+                   full=full([1, 2, 5, 10, 25, 50, 100, 250, 500, 1000], [1, 2, 3]))
 KS_DPA = by_scale(smoke=[10, 50], default=[10, 25, 50, 100, 200],
-                  full=[50, 100, 250, 500])  # a subset of KS_BASE
-K_FA, DS_FA = by_scale(smoke=(10, [2]), default=(50, [2, 4, 8]), full=(50, [4, 16]))
-KAPPAS = by_scale(smoke=[5, 25], default=[25, 100, 400], full=[50, 500, 5000])
-M_QUERY = by_scale(smoke=300, default=1_000, full=2_000)  # points for the radius rule
-B_TABLE = by_scale(smoke=[2, 5], default=[5, 10, 20, 40], full=[10, 25, 50, 100])
+                  full=full([50, 100, 250, 500], [2, 3]))  # a subset of KS_BASE
+K_FA, DS_FA = by_scale(smoke=(10, [2]), default=(50, [2, 4, 8]),
+                       full=full((50, [4, 16]), (2, [2])))
+KAPPAS = by_scale(smoke=[5, 25], default=[25, 100, 400], full=full([50, 500, 5000],
+                                                                   [1, 3, 5]))
+M_QUERY = by_scale(smoke=300, default=1_000,
+                  full=full(2_000, 10))  # points for the radius rule
+B_TABLE = by_scale(smoke=[2, 5], default=[5, 10, 20, 40],
+                   full=full([10, 25, 50, 100], [1, 2]))
+# DPA with neural base learners (Figure 3a), trained as in the DPA chapter: at the full
+# scale the same runs as there (its run directory), so nothing is trained twice
+CNN = by_scale(smoke=dict(learner="cnn", ks=[5, 25], runs=None, chunk=None),
+               default=dict(learner="cnn", ks=[25, 100, 400], runs=None, chunk=None),
+               full=dict(learner="nin", ks=full([50, 100, 250], [2, 3]),
+                         runs=full("../runs/ch07", None), chunk=50))
+TRAIN = by_scale(smoke={}, default={},  # {}: the schedule's own
+                 full=full({}, dict(epochs=1, batch_size=8)))
+CLAIMS = scale() == "default"  # the text's comparisons are asserted on its own data
+if scale() != "full":  # one thread: bitwise reproducible, and best on a shared CPU
+    torch.set_num_threads(1)
 EMPTY = 0.1  # abstention rate the radius rule aims at
 assert set(KS_DPA) <= set(KS_BASE) and K_FA in KS_DPA
 BALL_MULTIPLES = [1.0, 1.2, 1.4]  # whole-set balls, in units of rho(1)
@@ -142,8 +172,10 @@ for name, value in [("hog_side", side), ("hog_cells", cells), ("hog_blocks", blo
 glue("hog_unseen", float(100 * unseen), display=False)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Four training images (top), skimage's rendering of their HOG cells (middle: one star per cell, each ray an orientation bin, brighter for larger values) and the descriptor itself (bottom: one row per cell of each block, one column per orientation bin from 0 to 180 degrees).", "name": "fig-hog"}}
-examples = [int(np.flatnonzero(y_train == c)[0]) for c in (0, 1, 4, 7)]
-fig, axes = plt.subplots(3, 4, figsize=(6.4, 5.2))
+classes_shown = [c for c in dict.fromkeys([0, 1, 4, 7, *range(k)])
+                 if np.any(y_train == c)]
+examples = [int(np.flatnonzero(y_train == c)[0]) for c in classes_shown[:4]]
+fig, axes = plt.subplots(3, 4, figsize=(6.4, 5.2), squeeze=False)
 for col, i in enumerate(examples):
     img = x_train[i].transpose(1, 2, 0) if x_train.shape[1] == 3 else x_train[i, 0]
     desc, glyphs = hog(img / 255.0, orientations=9, pixels_per_cell=(8, 8),
@@ -216,7 +248,7 @@ radius_table = pd.DataFrame({
     "K": KS_BASE, "mean partition size n": [N / K for K in KS_BASE],
     "median distance to nearest": [float(np.median(nearest[K])) for K in KS_BASE],
     "radius rho(K)": [rho[K] for K in KS_BASE]}).set_index("K")
-assert radius_table["radius rho(K)"].is_monotonic_increasing
+assert not CLAIMS or radius_table["radius rho(K)"].is_monotonic_increasing
 radius_table.round(2)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Distance from a training point to the nearest point of a partition (the point itself left out), for several numbers of partitions K. The curve at a radius is the fraction of balls that are not empty; the dots mark the radii rho(K) of the rule, where 90% are not empty. Smaller partitions need larger balls.", "name": "fig-radius"}}
@@ -344,7 +376,8 @@ for kappa in KAPPAS:
 
 # %%
 B_max = max([int(r.max()) for _, r, _ in certs] + [int(r.max()) for _, r in
-                                                    knn_certs.values()]) + 1
+                                                    knn_certs.values()]
+            + [max(KS_DPA) // 2]) + 1  # DPA's radii stay below K/2
 B = np.arange(B_max + 1)
 curves_whole = [(certified_accuracy(p, rs, y_test, B),
                  certified_accuracy(p, rm, y_test, B)) for p, rs, rm in certs]
@@ -426,7 +459,7 @@ assert np.array_equal(preds[K_check], rnn_predictions(
     F_train, y_train, parts_of[K_check], F_test, rho[K_check], k))
 abstain = {K: float(np.mean(preds[K] < 0)) for K in KS_BASE}
 se = np.sqrt(EMPTY * (1 - EMPTY) / len(y_test))
-assert all(abs(a - EMPTY) < 4 * se for a in abstain.values())
+assert not CLAIMS or all(abs(a - EMPTY) < 4 * se for a in abstain.values())
 print("test abstention rate per K:", {K: round(a, 3) for K, a in abstain.items()})
 
 # %% [markdown]
@@ -492,7 +525,7 @@ loses = np.flatnonzero(curves_whole[best][0] < dpa_all)  # whole-set rNN below D
 wins_from = int(loses.max()) + 1 if loses.size else 0
 rule_below = np.flatnonzero(curves_whole[0][0] < dpa_all)
 cross = int(rule_below.max()) + 1 if rule_below.size else 0
-if scale() == "default":  # the comparisons the text makes, on the data it describes
+if CLAIMS:  # the comparisons the text makes, on the data it describes
     assert wins_from <= B_TABLE[0] and np.array_equal(rule_below, np.arange(cross))
 
 # %%
@@ -530,7 +563,222 @@ glue("dpa_all_bot", 100 * all_bot, display=False)
 # other; the rNN's own certificate counts every point of the ball, and knows that
 # flipping it takes about eight poisoned points. DPA is learner-agnostic, and with
 # rNN that costs it the margin inside every ball.
+
+# %% [markdown]
+# ## The paper's Figure 3, both halves
 #
+# The paper's Figure 3 makes the comparisons of this chapter on CIFAR-10, in two
+# halves: (a) DPA with neural base learners beside the kNN and rNN certificates of
+# {cite:t}`jia2022knn` on the whole training set, and (b) DPA with rNN base learners
+# beside the whole-set rNN. Two details decide what such a figure shows.
+#
+# **The count of the attack size.** DPA's radius counts insertions plus removals;
+# Jia et al. count modifications. A certificate converts in one direction only: $m$
+# modifications are an attack of size $2m$, so a radius $r$ in insertions plus
+# removals certifies $\lfloor r/2 \rfloor$ modifications, for DPA as for any
+# classifier. kNN's radius is the same number in both counts, and rNN's own
+# $r_{\mathrm{mod}}$ of {prf:ref}`lem-nn-radius` is at least $\lfloor
+# r_{\mathrm{sym}}/2 \rfloor$. Drawing DPA's radii beside Jia et al.'s rNN radii
+# without converting one of them halves the rNN; the figure below draws every curve in
+# both counts, each on its own axes.
+#
+# **The radius of the rNN base learners.** The paper fixed one radius, 20 on the 324
+# HOG features of CIFAR-10, for every number of partitions. On the
+# {glue:text}`hog_dim` features here, no two images are farther apart than
+# {glue:text}`d_bound:.0f`, so a ball of radius 20 holds the whole training set and the
+# rNN predicts its most frequent class everywhere: clean accuracy
+# {glue:text}`acc_lit:.3f`, that of any constant prediction on this balanced test set.
+# DPA over such base models ($K =$ {glue:text}`k_fa`) also predicts one class
+# everywhere, each ball holding the whole partition. This is what `python -m ldcbook
+# train --learner rnn` does on these digits with its default radius of 20, and why
+# its `--radius auto` applies the rule of this chapter instead. The paper's radius
+# carried over per HOG block, $20 \times$ {glue:text}`hog_blocks_sq` $/ 4 =$
+# {glue:text}`rho_paper:.2f`, is the fixed-radius variant run here beside the rule's
+# $\rho(K)$ (at the full scale it is exactly 20).
+#
+# For (a), DPA's base learner is the small convolutional network of
+# {ref}`chap-dpa-experiments` with the baseline schedule (random crop), trained on
+# each partition as there (at the full scale, the paper's Network-in-Network runs of
+# that chapter are reused):
+
+# %% tags=["nbval-ignore-output"]
+workdir = None if CNN["runs"] else tempfile.TemporaryDirectory(prefix="ldcbook-ch08-")
+cnn_root = Path(CNN["runs"] or workdir.name)
+cnn_certs = {}
+for K in CNN["ks"]:
+    spec = ex.experiment_spec(DATASET, K, 1, CNN["learner"], **TRAIN)
+    if shrunk():  # a handful of test images: no evaluation pass padded to 1,000
+        spec["train"]["eval_batch_size"] = 8
+    p, r = ex.certify_run(ex.train_run(cnn_root, ds, spec, chunk=CNN["chunk"]), "dpa")
+    cnn_certs[K] = p[test_idx], r[test_idx]  # the test images of this chapter
+    print(f"DPA over {CNN['learner']}, K = {K}: clean accuracy "
+          f"{np.mean(p[test_idx] == y_test):.3f}, median radius "
+          f"{median_radius(*cnn_certs[K], y_test)}")
+
+# %% [markdown]
+# For (b), DPA over rNN with the fixed radius, next to the runs with $\rho(K)$ above;
+# and the literal radius 20 on the whole training set. These are exact.
+
+# %%
+RHO_PAPER = 20 * blocks**2 / 4  # the paper's 20 on 4 HOG blocks, per block
+fixed_settings = [(parts_of[K], RHO_PAPER) for K in KS_DPA]
+fixed_preds = dict(zip(KS_DPA, rnn_sweep(F_train, y_train, fixed_settings, F_test, k)))
+fixed_certs = {K: dpa(count_votes(pr, k)) for K, pr in fixed_preds.items()}
+counts_lit = rnn_sweep(F_train, y_train, [([np.arange(N)], 20.0)], F_test, k,
+                       counts=True)[0][:, 0]
+acc_lit = float(np.mean(rnn(counts_lit)[0] == y_test))
+pred_lit_dpa = dpa(count_votes(rnn_sweep(F_train, y_train, [(parts_of[K_FA], 20.0)],
+                                         F_test, k)[0], k))[0]
+if 18 * blocks**2 < 20:  # every ball holds every training point
+    majority = np.argmax(np.bincount(y_train, minlength=k))
+    assert np.all(counts_lit.sum(axis=1) == N)
+    assert acc_lit == np.mean(y_test == majority)
+    assert np.unique(pred_lit_dpa).size == 1  # DPA too: one class everywhere
+if CLAIMS:  # a balanced test set: every constant prediction scores 1/k
+    assert np.all(np.bincount(y_test, minlength=k) == len(y_test) // k)
+rows = []
+for K in KS_DPA:
+    for name, radius, (p, r), pr in [
+            ("ρ(K) of the rule", rho[K], dpa_certs[K], preds[K]),
+            ("fixed", RHO_PAPER, fixed_certs[K], fixed_preds[K])]:
+        rows.append({"K": K, "radius": name, "ρ": radius, "⊥ rate": np.mean(pr < 0),
+                     "base accuracy": np.mean(pr == y_test[:, None]),
+                     "clean accuracy": np.mean(p == y_test),
+                     "median radius (symmetric)": median_radius(p, r, y_test),
+                     "median radius (modifications)": median_radius(p, r // 2, y_test)})
+fixed_table = pd.DataFrame(rows).set_index(["K", "radius"])
+fixed_table.round(3)
+
+# %% [markdown]
+# Now both halves, each in both counts. A curve in modifications is the curve in
+# insertions plus removals read at twice the attack size, except for rNN's own
+# certificate, which is computed in each count ({prf:ref}`lem-nn-radius`).
+
+# %%
+knn_best = max(KAPPAS, key=lambda kappa: median_radius(*knn_certs[kappa], y_test))
+
+
+def halves(p, r):
+    """Certified accuracy over B in both counts, from r in insertions + removals."""
+    return certified_accuracy(p, r, y_test, B), certified_accuracy(p, r // 2, y_test, B)
+
+
+fig3 = {"a": {f"DPA, {CNN['learner'].upper()}, K = {K}": halves(*cnn_certs[K])
+              for K in CNN["ks"]},
+        "b": {f"DPA, rNN, K = {K}, {name}": halves(*certs_[K])
+              for K in sorted({KS_DPA[1], K_best})
+              for name, certs_ in [("ρ(K)", dpa_certs), (f"ρ = {RHO_PAPER:.1f}",
+                                                          fixed_certs)]}}
+nn_lines = {f"kNN, κ = {knn_best}": (curves_knn[knn_best],) * 2,
+            **{f"rNN, ρ = {radii_whole[i]:.2f}": curves_whole[i] for i in (0, best)}}
+for sym, mod in fig3["a"].values():  # m modifications = attack size 2m
+    assert np.array_equal(mod[m], sym[2 * m])
+
+# %% tags=["hide-input", "nbval-ignore-output"] mystnb={"figure": {"caption": "The paper's Figure 3 on the data of this chapter. Top (a): DPA with convolutional base learners (solid) against kNN and rNN on the whole training set (dashed: the kNN and the rNN ball with the largest median radius, and the rNN with the rule's radius rho(1)). Bottom (b): DPA with rNN base learners, with the rule's radius rho(K) (solid) and with the paper's fixed radius carried over per HOG block (dash-dot), against the same whole-set rNN. Left: attack size as insertions plus removals; right: as modifications (Jia et al.'s count), where each base or DPA radius r certifies floor(r/2).", "name": "fig-figure3"}}
+fig, axes = plt.subplots(2, 2, figsize=(9, 6.6), sharey=True)
+for row, half in zip(axes, "ab"):
+    colors = plt.cm.viridis(np.linspace(0, 0.85, len(fig3[half])))
+    for col, ax in enumerate(row):
+        for i, (name, curve) in enumerate(fig3[half].items()):
+            color = colors[i // 2 * 2] if half == "b" else colors[i]  # by K in (b)
+            ax.plot(B, curve[col], "-." if "ρ =" in name else "-", color=color,
+                    label=name)
+        for (name, curve), color in zip(nn_lines.items(), ["tab:red", "black", "grey"]):
+            if half == "a" or name.startswith("rNN"):
+                ax.plot(B, curve[col], "--", color=color, label=name)
+        ax.set_xlim(0, B_max // (1 + col))
+    row[0].set_ylabel(f"({half}) certified accuracy")
+    row[1].legend(fontsize=6.5)
+axes[1, 0].set_xlabel("attack size (insertions + removals)")
+axes[1, 1].set_xlabel("attack size (modifications)")
+plt.tight_layout()
+plt.show()
+
+# %% tags=["nbval-ignore-output"]
+def lead(half, col, others):
+    """Attack sizes from 0 at which DPA's best curve certifies more than all others."""
+    ahead = (np.max([c[col] for c in half.values()], axis=0)
+             > np.max([c[col] for c in others], axis=0))
+    return int(np.argmin(ahead)) if not ahead.all() else len(ahead)
+
+
+nn_all = [*curves_whole, *[(c, c) for c in curves_knn.values()]]
+lead_sym, lead_mod = lead(fig3["a"], 0, nn_all), lead(fig3["a"], 1, nn_all)
+med_cnn = {K: median_radius(*cnn_certs[K], y_test) for K in CNN["ks"]}
+K_cnn = max(med_cnn, key=med_cnn.get)
+clean_cnn = np.mean(cnn_certs[CNN["ks"][0]][0] == y_test)
+med_knn = median_radius(*knn_certs[knn_best], y_test)
+if CLAIMS:  # seeds 0-2 of the runs: lead 9-10 and 3-4, median 34-35, clean 0.956-0.962
+    assert 6 <= lead_sym <= 14 and 2 <= lead_mod <= 6 and lead_mod < lead_sym
+    for col, at in [(0, lead_sym), (1, lead_mod)]:  # from there on, behind or level
+        dpa_env = np.max([c[col] for c in fig3["a"].values()], axis=0)
+        assert np.all(dpa_env[at:] <= np.max([c[col] for c in nn_all], axis=0)[at:])
+    assert clean_cnn > whole_table["clean accuracy"].max() + 0.01
+    assert med_cnn[K_cnn] < min(med_knn, whole_table["median radius (symmetric)"].max())
+for name, value in [("lead_sym", lead_sym), ("lead_mod", lead_mod),
+                    ("cnn_k", K_cnn), ("cnn_med", med_cnn[K_cnn]),
+                    ("cnn_med_mod", med_cnn[K_cnn] // 2), ("cnn_k0", CNN["ks"][0]),
+                    ("knn_best", knn_best), ("knn_best_med", med_knn)]:
+    glue(name, int(value), display=False)
+glue("cnn_clean", float(clean_cnn), display=False)
+glue("nn_clean", float(whole_table["clean accuracy"].max()), display=False)
+
+# %%
+med_fixed = {K: fixed_table.loc[(K, "fixed"), "median radius (symmetric)"]
+             for K in KS_DPA}
+K_fixed = max(med_fixed, key=med_fixed.get)
+MED_MOD = "median radius (modifications)"
+rule_rows = fixed_table.xs("ρ(K) of the rule", level="radius")
+fixed_rows = fixed_table.xs("fixed", level="radius")
+if CLAIMS:  # exact: the rule's radius beats the paper's, neither reaches the whole set
+    assert all(RHO_PAPER > rho[K] for K in KS_DPA)  # a larger ball for every K here
+    assert np.all(fixed_rows["⊥ rate"] < rule_rows["⊥ rate"])
+    assert np.all(fixed_rows["base accuracy"] < rule_rows["base accuracy"])
+    assert np.all(fixed_rows["clean accuracy"] < rule_rows["clean accuracy"])
+    assert np.all(fixed_rows.iloc[:, -2:] <= rule_rows.iloc[:, -2:])
+    for col in ["median radius (symmetric)", "median radius (modifications)"]:
+        assert whole_table[col].iloc[best] > fixed_table[col].max()
+for name, value in [("fixed_k", K_fixed), ("fixed_med", med_fixed[K_fixed]),
+                    ("fixed_med_mod", fixed_rows.loc[K_fixed, MED_MOD]),
+                    ("dpa_best_med_mod", rule_rows.loc[K_best, MED_MOD]),
+                    ("hog_blocks_sq", blocks**2)]:
+    glue(name, int(value), display=False)
+glue("rho_paper", float(RHO_PAPER), display=False)
+glue("acc_lit", acc_lit, display=False)
+
+# %% [markdown]
+# **(a) DPA with a network against kNN and rNN.** On these digits DPA with the
+# network is the most accurate classifier at small attack sizes: clean accuracy
+# {glue:text}`cnn_clean:.3f` with $K =$ {glue:text}`cnn_k0`, against at most
+# {glue:text}`nn_clean:.3f` for the whole-set kNN and rNN, and its best curve
+# certifies more test images than all of them up to attack size
+# {glue:text}`lead_sym` (insertions plus removals). Beyond that the whole-set
+# classifiers certify more. DPA's median radius peaks at {glue:text}`cnn_med` with
+# $K =$ {glue:text}`cnn_k`, against {glue:text}`knn_best_med` for kNN with
+# $\kappa =$ {glue:text}`knn_best` and {glue:text}`whole_med_best` for the best rNN
+# ball. Counted in modifications, DPA's lead ends at {glue:text}`lead_mod`
+# modifications: its curve is squeezed by a factor of 2 (median
+# {glue:text}`cnn_med_mod`), and so is the rNN's ({glue:text}`whole_med_best_mod`),
+# but kNN's is not. Which side wins thus depends on the attack size, on the count and
+# on the data: HOG neighbours are strong on centred digits, where most test images
+# have many training images of their own class nearby, and the full-scale run makes
+# the same comparison on CIFAR-10. A figure that draws DPA's radii beside rNN radii
+# counted in modifications understates the rNN by a factor of 2.
+#
+# **(b) DPA over rNN, with the rule's and the paper's radius.** DPA over rNN does not
+# match the whole-set rNN here, with either radius and in either count: the whole-set
+# rNN's median radius is {glue:text}`whole_med_best` ({glue:text}`whole_med_best_mod`
+# in modifications), DPA's best is {glue:text}`dpa_best_med`
+# ({glue:text}`dpa_best_med_mod`) with the rule's radius and {glue:text}`fixed_med`
+# ({glue:text}`fixed_med_mod`) with the fixed radius {glue:text}`rho_paper:.2f` (at
+# $K =$ {glue:text}`fixed_k`). The fixed radius is larger than the rule's
+# $\rho(K)$ for every $K$ in the table: fewer balls are empty, but they take in
+# neighbours of other classes: at every $K$ the base models and DPA are less accurate
+# than with the rule, and DPA certifies no larger a median radius. A single
+# radius for every $K$ is a radius fitted to one partition size; the rule fits each
+# $K$ from the training set alone.
+
+# %% [markdown]
 # ## What it says about the conjecture
 #
 # The conjecture ties robustness to the number $n$ of clean samples a learner needs.
@@ -544,7 +792,7 @@ base = {name: [float(np.mean(sweep[j * nK + i] == y_test[:, None])) for i in ran
         for j, name in enumerate(["ρ(K) of the rule", f"fixed ρ = {rho[1]:.2f}",
                                   f"fixed ρ = {rho[KS_BASE[-1]]:.2f}"])}
 rule = np.array(base["ρ(K) of the rule"])
-assert np.all(np.diff(rule) <= 0)  # fewer samples per model, lower base accuracy
+assert not CLAIMS or np.all(np.diff(rule) <= 0)  # fewer samples, lower accuracy
 med_all = {K: median_radius(*dpa(count_votes(preds[K], k)), y_test) for K in KS_BASE}
 i_mid = KS_BASE.index(KS_DPA[len(KS_DPA) // 2])
 for name, value in [("base_first", rule[0]), ("base_mid", rule[i_mid]),
@@ -573,7 +821,7 @@ for i, color in [(0, "black"), (best, "grey")]:
     ax1.axhline(whole_table["median radius (symmetric)"].iloc[i], ls="--", color=color,
                 label=f"whole-set rNN, ρ = {radii_whole[i]:.2f}")
 ax1.set_xscale("log")
-ax1.set_ylim(0, 1.2 * max(whole_table["median radius (symmetric)"]))
+ax1.set_ylim(0, 1.2 * max(1, *whole_table["median radius (symmetric)"]))
 ax1.set_xlabel("number of partitions K")
 ax1.set_ylabel("median certified radius (samples)")
 ax1.legend(fontsize=8)
@@ -612,7 +860,7 @@ plt.show()
 # page the output shows the default setting.
 
 # %%
-def explore(K=50, radius_multiple=1.0):
+def explore(K=KS_DPA[len(KS_DPA) // 2], radius_multiple=1.0):
     parts = assign(ds.train_keys, K)
     rho_K = float(np.quantile(nearest_distances(F_train, parts, F_train[q_idx],
                                                 exclude=q_idx), 1 - EMPTY))
@@ -633,6 +881,6 @@ explore()
 # %% tags=["nbval-ignore-output"]
 widgets.interactive(
     explore,
-    K=widgets.IntSlider(50, 1, 1000),
+    K=widgets.IntSlider(KS_DPA[len(KS_DPA) // 2], 1, 1000),
     radius_multiple=widgets.FloatSlider(1.0, min=0.5, max=2.0, step=0.05),
 )

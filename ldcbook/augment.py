@@ -18,24 +18,23 @@ model, in two steps:
 :func:`augment` does both. The split lets the batched trainer draw every model's
 parameters from its own generator and then apply them to all models' batches at once.
 
-AutoAugment uses torchvision's :class:`~torchvision.transforms.v2.AutoAugment` with its
-``CIFAR10``, ``IMAGENET`` and ``SVHN`` policies. Torchvision draws the policy, the
-probabilities and the signs from torch's *global* generator, so each sample is
-augmented inside :func:`torch.random.fork_rng` after seeding the global CPU generator
-with that sample's own seed (drawn from the model's generator). Seeding per sample,
-rather than per batch, makes a sample's augmentation independent of how samples are
-grouped into batches, and the global generator is left exactly as it was.
-
-Each image is augmented alone, with torchvision's per-image kernels: batching images
-of several models into one call would make an image's rounding depend on its
-companions. Throughput therefore comes from parallelism: :class:`AutoAugmentPool`
-spreads the images of a step over worker processes (the result is the same, bit for
-bit, however they are split) and returns a handle, so that the trainer can augment the
-next step's images while the current step trains.
+AutoAugment applies torchvision's :class:`~torchvision.transforms.v2.AutoAugment`
+policies ``CIFAR10``, ``IMAGENET`` and ``SVHN``. Each image's random choices (its
+sub-policy, whether each of the two operations applies, their signs) are a function
+of that image's own seed alone (drawn from the model's generator), computed for all
+images at once by a counter-based generator (:func:`auto_augment_draw`). Since the
+magnitudes of a sub-policy are fixed, :func:`auto_augment` then groups the images by
+(operation, magnitude) and applies each operation once per group to a batched tensor
+on the images' device. Torchvision's operations treat the images of a batch
+independently, so on the CPU every image comes out as torchvision's AutoAugment would
+make it alone with the same choices, bit for bit, whatever its companions. A step's
+images can also be augmented in worker processes (:class:`AutoAugmentPool`), so that
+the trainer augments the next step's images while the current step trains.
 """
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -279,25 +278,134 @@ def _auto_augment_transform(kind: str) -> Any:
     return v2.AutoAugment(getattr(v2.AutoAugmentPolicy, _POLICIES[kind]))
 
 
-def auto_augment(x: torch.Tensor, kind: str, seeds: torch.Tensor) -> torch.Tensor:
-    """Torchvision's AutoAugment on each image, with the image's own seed.
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+def _uniforms(seeds: np.ndarray, count: int) -> np.ndarray:
+    """``(N, count)`` uniforms in [0, 1); entry ``[n, j]`` depends on ``seeds[n], j``.
+
+    SplitMix64 (Steele, Lea & Flood 2014): the ``j+1``-th output of the generator
+    started at ``seeds[n]``, vectorised over the images; 53 bits per float.
+    """
+    z = seeds.astype(np.uint64)[:, None] + _GOLDEN * np.arange(1, count + 1,
+                                                              dtype=np.uint64)
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+@dataclass(frozen=True)
+class AutoAugmentDraw:
+    """The random choices of AutoAugment for N images (no image data).
+
+    Attributes
+    ----------
+    policy : numpy.ndarray
+        ``int64 (N,)``: the sub-policy of each image, an index into the policy's list.
+    applied : numpy.ndarray
+        ``bool (N, 2)``: whether each of the sub-policy's two operations applies
+        (probability: the operation's own, as in the policy).
+    negated : numpy.ndarray
+        ``bool (N, 2)``: whether a signed operation's magnitude is negated
+        (probability 1/2; ignored for unsigned operations).
+    """
+
+    policy: np.ndarray
+    applied: np.ndarray
+    negated: np.ndarray
+
+
+def auto_augment_draw(kind: str, seeds: Any) -> AutoAugmentDraw:
+    """AutoAugment's random choices for each image, from that image's seed alone.
+
+    Serves :func:`auto_augment`. The choices of image ``n`` are a fixed function of
+    ``seeds[n]`` (five SplitMix64 uniforms: the sub-policy, the two apply/skip coins
+    and the two signs, drawn as torchvision's :class:`~torchvision.transforms.v2.
+    AutoAugment` draws them, but from the image's own counter-based stream instead of
+    torch's global generator), so they do not depend on the batch, its order or its
+    device.
+
+    Parameters
+    ----------
+    kind : {"autoaugment-cifar10", "autoaugment-imagenet", "autoaugment-svhn"}
+        The policy.
+    seeds : torch.Tensor or array_like of int
+        ``(N,)`` non-negative seeds, e.g. from :func:`draw`.
+
+    Returns
+    -------
+    AutoAugmentDraw
+    """
+    if kind not in _POLICIES:
+        names = ", ".join(map(repr, _POLICIES))
+        raise ValueError(f"kind must be one of {names}, got {kind!r}")
+    s = seeds.cpu().numpy() if isinstance(seeds, torch.Tensor) else np.asarray(seeds)
+    if s.ndim != 1 or s.dtype.kind not in "iu" or (s.size and s.min() < 0):
+        raise ValueError("seeds must be a 1-d array of non-negative integers")
+    policies = _auto_augment_transform(kind)._policies
+    u = _uniforms(s, 5)
+    policy = np.minimum((u[:, 0] * len(policies)).astype(np.int64), len(policies) - 1)
+    prob = np.array([[p for _, p, _ in sub] for sub in policies])[policy]
+    return AutoAugmentDraw(policy=policy, applied=u[:, 1:3] < prob,
+                           negated=u[:, 3:5] < 0.5)
+
+
+@lru_cache(maxsize=None)
+def _op_table(kind: str, height: int, width: int) -> tuple[list, np.ndarray]:
+    """The distinct (operation, magnitude) pairs of a policy, and the lookup
+    ``table[stage, sub-policy, negated]`` -> pair index (-1: identity)."""
+    transform = _auto_augment_transform(kind)
+    ops: list[tuple[str, float]] = []
+    table = np.full((2, len(transform._policies), 2), -1, dtype=np.int64)
+    for i, sub in enumerate(transform._policies):
+        for stage, (name, _, m_idx) in enumerate(sub):
+            magnitudes_fn, signed = transform._AUGMENTATION_SPACE[name]
+            magnitudes = magnitudes_fn(10, height, width)
+            magnitude = 0.0 if magnitudes is None else float(magnitudes[m_idx])
+            if name == "Identity":
+                continue
+            for neg in (0, 1):
+                value = -magnitude if neg and signed else magnitude
+                if (name, value) not in ops:
+                    ops.append((name, value))
+                table[stage, i, neg] = ops.index((name, value))
+    return ops, table
+
+
+def auto_augment(
+    x: torch.Tensor,
+    kind: str,
+    seeds: torch.Tensor,
+    params: AutoAugmentDraw | None = None,
+) -> torch.Tensor:
+    """Torchvision's AutoAugment on each image, with the image's own seed, batched.
 
     The augmentation of the LDC paper's augmented base learners ("aug0" = CIFAR10
     policy, "aug1" = IMAGENET policy, SVHN policy on GTSRB; ``ALGORITHMS.md``).
 
-    Each image gets an independent draw of the policy (a sub-policy, whether each of
-    its two operations applies, and the signs) from torch's global CPU generator seeded
-    with ``seeds[n]``, inside :func:`torch.random.fork_rng`; the global generator's
-    state is restored afterwards. Equal seeds give equal results whatever the batch.
+    Each image's choices (sub-policy, apply/skip coins, signs) come from its own seed
+    (:func:`auto_augment_draw`). AutoAugment's magnitudes are fixed per sub-policy,
+    so the images are then grouped by (operation, magnitude), first for the
+    sub-policies' first operations, then for their second, and each group goes
+    through torchvision's operation once, as one batched tensor on the device of
+    ``x``. Torchvision's operations treat the images of a batch independently (no
+    statistic crosses images), so on the CPU an image's result is the same, bit for
+    bit, as torchvision's AutoAugment applied to that image alone with the same
+    choices, whatever the batch (``tests/test_augment.py``). On a GPU the float
+    operations may round differently from the CPU, still per image.
 
     Parameters
     ----------
     x : torch.Tensor
-        ``uint8 (N, C, H, W)`` images with C in {1, 3}.
+        ``uint8 (N, C, H, W)`` images with C in {1, 3}, on any device.
     kind : {"autoaugment-cifar10", "autoaugment-imagenet", "autoaugment-svhn"}
         The policy.
     seeds : torch.Tensor
         ``int64 (N,)`` seeds, e.g. from :func:`draw`.
+    params : AutoAugmentDraw, optional
+        The choices to apply (default ``auto_augment_draw(kind, seeds)``).
 
     Returns
     -------
@@ -311,16 +419,67 @@ def auto_augment(x: torch.Tensor, kind: str, seeds: torch.Tensor) -> torch.Tenso
         raise TypeError("x must be a uint8 tensor of shape (N, C, H, W)")
     if not isinstance(seeds, torch.Tensor) or seeds.shape != (x.shape[0],):
         raise ValueError(f"seeds must be a tensor of shape ({x.shape[0]},)")
+    if params is None:
+        params = auto_augment_draw(kind, seeds)
+    elif not isinstance(params, AutoAugmentDraw) or params.policy.shape != (len(x),):
+        raise ValueError(f"params must be an AutoAugmentDraw for {len(x)} images")
     transform = _auto_augment_transform(kind)
-    device = x.device
-    x_cpu = x.cpu()
-    out = torch.empty_like(x_cpu)
-    seed_list = seeds.tolist()
-    with torch.random.fork_rng(devices=[]):
-        for n, seed in enumerate(seed_list):
-            torch.default_generator.manual_seed(int(seed))
-            out[n] = transform(x_cpu[n])
-    return out.to(device)
+    ops, table = _op_table(kind, x.shape[2], x.shape[3])
+    order = np.arange(len(x))  # out[i] holds image order[i]
+    out = x  # index_select copies: x is never written
+    for stage in (0, 1):
+        code = table[stage, params.policy, params.negated[:, stage].astype(np.int64)]
+        code = np.where(params.applied[:, stage], code, -1)[order]
+        perm = np.argsort(code, kind="stable")  # group the images by operation
+        out = out.index_select(0, torch.from_numpy(perm).to(x.device))
+        order, code = order[perm], code[perm]
+        bounds = np.flatnonzero(np.diff(code)) + 1
+        for a, b in zip([0, *bounds.tolist()], [*bounds.tolist(), len(code)]):
+            if code[a] >= 0:
+                out[a:b] = _apply_op(out[a:b], *ops[code[a]], transform)
+    inverse = torch.from_numpy(np.argsort(order)).to(x.device)
+    return out.index_select(0, inverse)
+
+
+def _sharpness(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """Torchvision's ``adjust_sharpness`` of uint8 images, bit for bit, faster.
+
+    Torchvision blurs with a float 3x3 depthwise convolution (weights 1/13, centre
+    5/13) and rounds. On integer pixels the blurred value is q/13 for an integer q,
+    never within 1/26 of a half, far beyond float32's rounding error, so the rounded
+    blur is exactly ``floor((2q + 13) / 26)``, computed here in integers; the blend
+    that follows is torchvision's own sequence of float32 operations.
+    """
+    if x.shape[-1] <= 2 or x.shape[-2] <= 2 or x.numel() == 0:
+        return x
+    xi = x.to(torch.int32)
+    h, w = x.shape[-2] - 2, x.shape[-1] - 2
+    q = 4 * xi[..., 1:-1, 1:-1]
+    for i in range(3):
+        for j in range(3):
+            q = q + xi[..., i:i + h, j:j + w]
+    blurred = torch.div(2 * q + 13, 26, rounding_mode="floor").to(torch.float32)
+    output = x.to(torch.float32)
+    view = output[..., 1:-1, 1:-1]
+    view.add_(blurred.sub_(view), alpha=1.0 - factor)
+    return output.clamp_(0, 255).to(torch.uint8)
+
+
+def _apply_op(
+    x: torch.Tensor, name: str, magnitude: float, transform: Any
+) -> torch.Tensor:
+    """One AutoAugment operation on a batch of uint8 images, as torchvision applies it.
+
+    Sharpness and Solarize have exact integer shortcuts (the same bytes, tested);
+    every other operation is torchvision's own.
+    """
+    if name == "Sharpness":
+        return _sharpness(x, 1.0 + magnitude)
+    if name == "Solarize":  # torch compares uint8 pixels with the float32 threshold
+        threshold = math.ceil(np.float32(255 * magnitude))
+        return torch.where(x >= threshold, 255 - x, x) if threshold <= 255 else x
+    return transform._apply_image_or_video_transform(
+        x, name, magnitude, interpolation=transform.interpolation, fill=transform._fill)
 
 
 def apply(
@@ -434,12 +593,12 @@ class _Gathered:
 class AutoAugmentPool:
     """AutoAugment in worker processes, each image with its own seed.
 
-    Serves :mod:`ldcbook.ensemble` at full scale, where augmenting the images of a
-    step one by one on the training process would keep the GPU waiting (about 150 µs
-    per image on one core). :meth:`submit` splits the images into one block per
-    worker and returns at once; ``.result()`` gives exactly what
-    :func:`auto_augment` gives, whatever the number of workers. With ``workers=0``
-    everything runs in the calling process.
+    Serves :mod:`ldcbook.ensemble` at full scale: with workers, the augmentation of
+    the next step's images overlaps the current step's training. :meth:`submit`
+    splits the images into one block per worker and returns at once; ``.result()``
+    gives exactly what :func:`auto_augment` gives on the CPU, whatever the number of
+    workers. With ``workers=0`` :func:`auto_augment` runs in the calling process, on
+    the device of the images.
 
     Parameters
     ----------

@@ -7,14 +7,18 @@ import pytest
 import torch
 from torchvision.transforms import v2
 
+from ldcbook import augment as aug
+
 from ldcbook.augment import (
     AUGMENTATIONS,
     AugmentParams,
+    AutoAugmentDraw,
     AutoAugmentPool,
     CropSource,
     apply,
     augment,
     auto_augment,
+    auto_augment_draw,
     crop_padding,
     draw,
     pad,
@@ -97,23 +101,106 @@ def test_crop_offsets_and_flips_are_uniform():
     assert abs(frac - 0.5) < 4 * np.sqrt(0.25 / n)
 
 
-@pytest.mark.parametrize("kind", ["autoaugment-cifar10", "autoaugment-imagenet",
-                                  "autoaugment-svhn"])
-def test_auto_augment_is_torchvision_seeded_per_image(kind):
-    x = _images(6, c=3, side=16, seed=2)
-    seeds = torch.tensor([11, 12, 13, 14, 15, 16])
+KINDS = ["autoaugment-cifar10", "autoaugment-imagenet", "autoaugment-svhn"]
+
+
+def _torchvision_alone(image, kind, policy, applied, negated, monkeypatch):
+    """Torchvision's own AutoAugment.forward on one image, its random draws replaced
+    by the given choices (torch.randint -> the sub-policy, torch.rand -> coins)."""
+    transform = v2.AutoAugment(getattr(v2.AutoAugmentPolicy, kind.split("-")[1].upper()))
+    coins = []
+    for stage, (name, _, _) in enumerate(transform._policies[policy]):
+        coins.append(0.0 if applied[stage] else 1.0)  # rand <= p: apply
+        magnitudes_fn, signed = transform._AUGMENTATION_SPACE[name]
+        if applied[stage] and signed and magnitudes_fn(10, 8, 8) is not None:
+            coins.append(0.0 if negated[stage] else 1.0)  # rand <= 0.5: negate
+    draws = iter(coins)
+    with monkeypatch.context() as m:
+        m.setattr(torch, "randint", lambda *a, **k: torch.tensor(policy))
+        m.setattr(torch, "rand", lambda *a, **k: torch.tensor(next(draws)))
+        out = transform(image)
+    assert next(draws, None) is None  # torchvision drew exactly these
+    return out
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("shape", [(3, 32, 32), (1, 28, 28), (3, 13, 9)])
+def test_auto_augment_is_torchvision_per_image_bit_for_bit(kind, shape, monkeypatch):
+    n = 120
+    g = torch.Generator().manual_seed(sum(shape))
+    x = torch.randint(0, 256, (n, *shape), dtype=torch.uint8, generator=g)
+    x[:4] = 9  # constant images (Equalize, AutoContrast and Sharpness edge cases)
+    seeds = torch.randint(0, aug.SEED_BOUND, (n,), generator=g)
     state = torch.get_rng_state()
     out = auto_augment(x, kind, seeds)
     assert torch.equal(torch.get_rng_state(), state)  # global stream untouched
-    policy = getattr(v2.AutoAugmentPolicy, kind.split("-")[1].upper())
-    transform = v2.AutoAugment(policy)
-    for n in range(len(x)):
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(seeds[n]))
-            assert torch.equal(out[n], transform(x[n]))
-    # an image's result does not depend on the other images of the batch
-    again = auto_augment(x[[4, 1]], kind, seeds[[4, 1]])
-    assert torch.equal(again, out[[4, 1]])
+    p = auto_augment_draw(kind, seeds)
+    assert p.applied.any(axis=0).all()  # both stages used
+    for i in range(n):
+        ref = _torchvision_alone(x[i], kind, int(p.policy[i]), p.applied[i],
+                                 p.negated[i], monkeypatch)
+        assert torch.equal(out[i], ref), i
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_operation_of_a_policy_is_torchvision_s(kind):
+    """Each (operation, magnitude) of the policy, including the integer shortcuts of
+    Sharpness and Solarize, gives torchvision's bytes on awkward images."""
+    x = _images(40, c=3, side=10, seed=7)
+    x[:3] = 0
+    x[3:6] = 255
+    x[6:9] = torch.tensor([0, 255], dtype=torch.uint8)[torch.randint(0, 2, (3, 3, 10, 10))]
+    tiny = _images(5, c=1, side=2, seed=8)
+    transform = aug._auto_augment_transform(kind)
+    for images in (x, tiny):
+        ops, _ = aug._op_table(kind, *images.shape[2:])
+        for name, magnitude in ops:
+            ours = aug._apply_op(images, name, magnitude, transform)
+            ref = torch.stack([transform._apply_image_or_video_transform(
+                img, name, magnitude, interpolation=transform.interpolation,
+                fill=transform._fill) for img in images])
+            assert torch.equal(ours, ref), (name, magnitude)
+
+
+def test_solarize_compares_with_torch_s_float32_threshold():
+    """255 * 2/3 is 170.0000051 in float64 but 170 in float32: pixel 170 flips."""
+    x = torch.arange(256, dtype=torch.uint8).reshape(1, 1, 16, 16)
+    transform = aug._auto_augment_transform("autoaugment-svhn")
+    m = float(torch.linspace(1.0, 0.0, 10)[3])  # the policy's magnitude bin 3
+    assert 255 * m > 170 and int(aug._apply_op(x, "Solarize", m, transform)[0, 0, 10, 10]) == 85
+
+
+def test_auto_augment_draw_depends_on_each_image_s_seed_only():
+    seeds = torch.randint(0, aug.SEED_BOUND, (50,), generator=torch.Generator().manual_seed(1))
+    for kind in KINDS:
+        full = auto_augment_draw(kind, seeds)
+        order = np.random.default_rng(2).permutation(50)[:17]
+        part = auto_augment_draw(kind, seeds[order])
+        for field in ("policy", "applied", "negated"):
+            assert np.array_equal(getattr(part, field), getattr(full, field)[order])
+    x = _images(50, c=3, side=12, seed=3)
+    out = auto_augment(x, "autoaugment-imagenet", seeds)
+    assert torch.equal(auto_augment(x[order], "autoaugment-imagenet", seeds[order]),
+                       out[order])
+
+
+def test_auto_augment_draw_follows_the_policy_s_probabilities():
+    n = 40_000
+    seeds = torch.arange(n) * 1_000_003  # structured seeds: the mixer must decorrelate
+    for kind in KINDS:
+        p = auto_augment_draw(kind, seeds)
+        policies = aug._auto_augment_transform(kind)._policies
+        counts = np.bincount(p.policy, minlength=len(policies))
+        expect = n / len(policies)
+        assert np.all(np.abs(counts - expect) < 4 * np.sqrt(expect))
+        prob = np.array([[q for _, q, _ in sub] for sub in policies])[p.policy]
+        dev = (p.applied - prob).sum(axis=0)
+        assert np.all(np.abs(dev) < 4 * np.sqrt((prob * (1 - prob)).sum(axis=0)))
+        assert not p.applied[prob == 0].any() and p.applied[prob == 1].all()
+        assert np.all(np.abs(p.negated.mean(axis=0) - 0.5) < 4 * np.sqrt(0.25 / n))
+        # the coins of one image are independent of each other
+        both = np.mean(p.negated[:, 0] & p.negated[:, 1])
+        assert abs(both - 0.25) < 4 * np.sqrt(0.25 * 0.75 / n)
 
 
 def test_auto_augment_varies_across_seeds_and_handles_grey_images():
@@ -145,6 +232,14 @@ def test_bad_arguments_raise():
         auto_augment(x.float(), "autoaugment-svhn", torch.zeros(2, dtype=torch.int64))
     with pytest.raises(ValueError, match="seeds"):
         auto_augment(x, "autoaugment-svhn", torch.zeros(3, dtype=torch.int64))
+    with pytest.raises(ValueError, match="params"):
+        auto_augment(x, "autoaugment-svhn", torch.zeros(2, dtype=torch.int64),
+                     auto_augment_draw("autoaugment-svhn", [1, 2, 3]))
+    with pytest.raises(ValueError, match="non-negative"):
+        auto_augment_draw("autoaugment-svhn", [1, -2])
+    with pytest.raises(ValueError, match="kind"):
+        auto_augment_draw("crop", [1])
+    assert isinstance(auto_augment_draw("autoaugment-svhn", [1]), AutoAugmentDraw)
     with pytest.raises(TypeError, match=r"\(N, C, H, W\)"):
         augment(x[0], "crop", torch.Generator())
 

@@ -203,9 +203,10 @@ class _Images:
             self.crop = aug.CropSource(xf, p, flip=kind in ("flip", "cropflip"),
                                        prepadded=True).to(device)
         else:
-            self.x = x.cpu()
             self.scale, self.shift = scale.to(device), shift.to(device)
             self.pool = pool or aug.AutoAugmentPool(kind, 0)
+            # no workers: AutoAugment runs batched on the training device
+            self.x = x.cpu() if self.pool.workers else x.to(device)
 
     def submit(
         self,
@@ -235,7 +236,8 @@ class _Images:
         rows, keep, pending = handle
         x = pending.result()
         if keep is not None:
-            full = torch.zeros((len(rows), *self.x.shape[1:]), dtype=self.x.dtype)
+            full = torch.zeros((len(rows), *self.x.shape[1:]), dtype=self.x.dtype,
+                               device=x.device)
             full[keep] = x
             x = full
         rows = rows.to(self.device)
