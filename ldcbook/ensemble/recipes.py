@@ -96,9 +96,13 @@ class TrainConfig:
         (the last pass is padded to this size: every pass has the same shape).
     augment_workers : int
         Worker processes for AutoAugment (:class:`ldcbook.augment.AutoAugmentPool`):
-        the next step's images are augmented while the current step trains. The
-        results are the same, bit for bit, for any number; 0 augments in the
-        training process. An execution detail, like ``device``.
+        the next step's images are augmented on the CPU while the current step
+        trains. 0 (the default, and the faster choice since AutoAugment is batched)
+        augments in the training process, on the training device. On the CPU the
+        results are the same, bit for bit, for any number; on a GPU with 0 workers
+        the augmentation runs on the GPU, whose kernels may round differently from
+        the CPU's. Either way each image's augmentation depends on its own seed
+        alone. An execution detail, like ``device``.
     """
 
     model: str
