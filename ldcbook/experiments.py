@@ -43,7 +43,7 @@ METHODS: tuple[str, ...] = ("dpa", "fa", "roe")
 """Certificates of :func:`certify_scores`."""
 
 _OVERRIDES = ("augment", "epochs", "batch_size", "lr", "group_size", "precision",
-              "deterministic")
+              "deterministic", "eval_batch_size")
 
 
 def experiment_spec(
@@ -62,6 +62,7 @@ def experiment_spec(
     group_size: int | None = None,
     precision: str | None = None,
     deterministic: bool | None = None,
+    eval_batch_size: int | None = None,
 ) -> dict[str, Any]:
     """The configuration ``python -m ldcbook train`` stores for these options.
 
@@ -90,6 +91,11 @@ def experiment_spec(
         The run seed (model ``i`` draws from ``(seed, i)``).
     augment, epochs, batch_size, lr, group_size, precision, deterministic : optional
         Overrides of the schedule, as on the command line.
+    eval_batch_size : int, optional
+        Test images per evaluation pass (the last pass is padded to it): an override
+        of the schedule that the command line does not offer, for the shrunk runs of
+        the end-to-end tests (:func:`shrink_grid`), whose few test points would
+        otherwise be padded to the schedule's 1,000.
 
     Returns
     -------
@@ -119,7 +125,7 @@ def experiment_spec(
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
     values = dict(zip(_OVERRIDES, (augment, epochs, batch_size, lr, group_size,
-                                   precision, deterministic)))
+                                   precision, deterministic, eval_batch_size)))
     overrides = {name: v for name, v in values.items() if v is not None}
     config = preset(schedule, dataset, learner, scale=scale, seed=seed, **overrides)
     shifts = [0] if d == 1 else [int(s) for s in fa_shifts(k, d)]
@@ -617,8 +623,10 @@ def matched_pairs(
         a, b = radii[0.5] if 0.5 in radii else (np.nan, np.nan)
         row["radius/k parity"] = (b / k_aug) / (a / k) if a > 0 else np.nan
         rows[k] = row
-    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("k")
-    return table, certs
+    columns = ["k'", "base accuracy gap", "clean gap",
+               *(f"ratio at {level}" for level in levels), "radius/k parity"]
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+    return table.rename_axis("k"), certs
 
 
 def seed_comparison(
@@ -782,22 +790,25 @@ def paper_grid(dataset: str) -> dict[str, Any]:
                 **grid)
 
 
-def shrink_grid(grid: dict[str, Any], *, factor: int = 25, n_test: int = 200
-                ) -> dict[str, Any]:
+def shrink_grid(grid: dict[str, Any], *, n_test: int = 24) -> dict[str, Any]:
     """A grid of the same shape at a tiny size: the code path of the full scale in
-    seconds (``LDCBOOK_SHRINK=1``, :func:`ldcbook.config.shrunk`).
+    about a minute on a CPU (``LDCBOOK_SHRINK=1``, :func:`ldcbook.config.shrunk`).
 
-    Every number of partitions and attack size is divided by ``factor`` (rounded, at
-    least 2 partitions and 1 attack, duplicates merged), FA's spread is at most 2,
-    every schedule trains 1 epoch, and ``n_test`` test points are kept. Nothing else
-    changes: the learner, the augmentations, the schedules' other settings.
+    The distinct numbers of partitions of the grid (baseline, augmented and FA's),
+    sorted, become 2, 3, 4, ... in the same order, so that every relation between them
+    is kept (the augmented learners' ``k`` larger than the baseline's, ``aug_k`` in
+    both lists); each attack size ``B`` becomes ``max(1, round(B * 2 / k_min))``
+    (``k_min``, the grid's smallest ``k``, becomes 2), duplicates merged. FA's spread
+    is 2; every schedule trains 1 epoch in batches of 16 (the baseline's 128 would
+    pad each model's few samples to 128: ensembles train in fixed shapes) and
+    evaluates ``n_test`` test points per pass; ``n_test`` test points are kept.
+    Nothing else changes: the learner, the augmentations, the schedules' other
+    settings.
 
     Parameters
     ----------
     grid : dict
         From :func:`paper_grid` (or of its shape).
-    factor : int
-        ``>= 1``.
     n_test : int
         ``>= 1``: the test points kept (``grid["n_test"]`` of the result).
 
@@ -808,7 +819,6 @@ def shrink_grid(grid: dict[str, Any], *, factor: int = 25, n_test: int = 200
     """
     import copy
 
-    factor = check_int("factor", factor, min_value=1)
     n_test = check_int("n_test", n_test, min_value=1)
     if not isinstance(grid, dict):
         raise TypeError(f"grid must be a dict from paper_grid, got {type(grid)}")
@@ -816,20 +826,20 @@ def shrink_grid(grid: dict[str, Any], *, factor: int = 25, n_test: int = 200
                                "augmented") if key not in grid]
     if missing:
         raise ValueError(f"grid lacks {missing}: build it with paper_grid")
-
-    def small(values: Any, least: int) -> list[int]:
-        return sorted({max(least, round(v / factor)) for v in values})
-
+    every = sorted({*grid["ks"], *grid["aug_ks"], grid["aug_k"], grid["fa"][0]})
+    rank = {k: 2 + i for i, k in enumerate(every)}
     out = copy.deepcopy(grid)
-    out["ks"], out["aug_ks"] = small(grid["ks"], 2), small(grid["aug_ks"], 2)
-    out["aug_k"] = max(2, round(grid["aug_k"] / factor))
-    out["fa"] = (max(2, round(grid["fa"][0] / factor)), min(2, grid["fa"][1]))
-    out["sizes"] = small(grid["sizes"], 1)
-    out["baseline"] = dict(grid["baseline"], epochs=1)
-    out["augmented"] = {name: dict(s, epochs=1) for name, s in grid["augmented"].items()}
+    out["ks"] = [rank[k] for k in grid["ks"]]
+    out["aug_ks"] = [rank[k] for k in grid["aug_ks"]]
+    out["aug_k"] = rank[grid["aug_k"]]
+    out["fa"] = (rank[grid["fa"][0]], 2)
+    out["sizes"] = sorted({max(1, round(b * 2 / every[0])) for b in grid["sizes"]})
+    tiny = dict(epochs=1, batch_size=16, eval_batch_size=n_test)
+    out["baseline"] = dict(grid["baseline"], **tiny)
+    out["augmented"] = {name: dict(schedule, **tiny)
+                        for name, schedule in grid["augmented"].items()}
     out["n_test"] = n_test
     return out
-
 
 __all__ = [
     "DATASETS",

@@ -70,7 +70,8 @@ def write_cifar10(
                  "filenames": ["a"] * n}
         (folder / name).write_bytes(pickle.dumps(entry, protocol=2))
         written.append((name, rows, labels))
-    meta = {"label_names": [f"c{i}" for i in range(10)], "num_cases_per_batch": per_batch}
+    meta = {"label_names": [f"c{i}" for i in range(10)],
+            "num_cases_per_batch": per_batch}
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
     return folder, written
 
