@@ -40,7 +40,7 @@ def data_dir(tmp_path_factory):
 def _execute(
     chapter: str, data: Path, out: Path, env: dict[str, str]
 ) -> nbformat.NotebookNode:
-    """Execute ``book/<chapter>.py`` in a fresh kernel; write the result under ``out``."""
+    """Execute ``book/<chapter>.py`` in a fresh kernel; write it under ``out``."""
     nb = jupytext.read(BOOK / f"{chapter}.py")
     # torchvision checks the CIFAR-10 files against the official md5 sums: in the
     # kernel, register those of the tiny files first (a cell of this test only)
