@@ -43,7 +43,7 @@ METHODS: tuple[str, ...] = ("dpa", "fa", "roe")
 """Certificates of :func:`certify_scores`."""
 
 _OVERRIDES = ("augment", "epochs", "batch_size", "lr", "group_size", "precision",
-              "deterministic")
+              "deterministic", "eval_batch_size")
 
 
 def experiment_spec(
@@ -62,6 +62,7 @@ def experiment_spec(
     group_size: int | None = None,
     precision: str | None = None,
     deterministic: bool | None = None,
+    eval_batch_size: int | None = None,
 ) -> dict[str, Any]:
     """The configuration ``python -m ldcbook train`` stores for these options.
 
@@ -90,6 +91,11 @@ def experiment_spec(
         The run seed (model ``i`` draws from ``(seed, i)``).
     augment, epochs, batch_size, lr, group_size, precision, deterministic : optional
         Overrides of the schedule, as on the command line.
+    eval_batch_size : int, optional
+        Test images per evaluation pass (the last pass is padded to it): an override
+        of the schedule that the command line does not offer, for the shrunk runs of
+        the end-to-end tests (:func:`shrink_grid`), whose few test points would
+        otherwise be padded to the schedule's 1,000.
 
     Returns
     -------
@@ -119,7 +125,7 @@ def experiment_spec(
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
     values = dict(zip(_OVERRIDES, (augment, epochs, batch_size, lr, group_size,
-                                   precision, deterministic)))
+                                   precision, deterministic, eval_batch_size)))
     overrides = {name: v for name, v in values.items() if v is not None}
     config = preset(schedule, dataset, learner, scale=scale, seed=seed, **overrides)
     shifts = [0] if d == 1 else [int(s) for s in fa_shifts(k, d)]
@@ -716,8 +722,10 @@ def matched_pairs(
         a, b = radii[0.5] if 0.5 in radii else (np.nan, np.nan)
         row["radius/k parity"] = (b / k_aug) / (a / k) if a > 0 else np.nan
         rows[k] = row
-    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("k")
-    return table, certs
+    columns = ["k'", "base accuracy gap", "clean gap",
+               *(f"ratio at {level}" for level in levels), "radius/k parity"]
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+    return table.rename_axis("k"), certs
 
 
 def seed_comparison(
@@ -787,8 +795,155 @@ def seed_comparison(
     return table, threshold
 
 
+# ----------------------------------------------------------------------------------
+# The paper's grid (Section 7), and its shrunk copy for the end-to-end tests
+
+FULL_DATASET_VAR = "LDCBOOK_FULL_DATASET"
+"""Environment variable naming the dataset of Chapter 7's full scale: ``cifar10``
+(the default) or ``gtsrb``; the two halves of the paper's grid are separate runs."""
+
+FULL_DATASETS: tuple[str, ...] = ("cifar10", "gtsrb")
+"""Datasets of the paper's Section 7 grid (:func:`paper_grid`)."""
+
+# Section 7 of Wang, Levine & Feizi (NeurIPS 2022) and its abstract: the augmented
+# learners "double and triple the certified robustness of DPA on CIFAR-10 and GTSRB"
+# by matching the baseline's base accuracy with about a half (CIFAR-10) and a third
+# (GTSRB) of the data, so DPA runs with about 2x (CIFAR-10) and 3x (GTSRB) the
+# baseline's k: baseline k in {50, 100, 250} against DPA_aug0 (AutoAugment, CIFAR-10
+# policy) and DPA_aug1 (ImageNet policy) at k in {100, 200, 500} on CIFAR-10; baseline
+# k in {50, 100} against the SVHN policy at k in {150, 300} on GTSRB (the reference
+# scripts FiniteAggregation_train_{cifar_nin_autoaug_cifar, cifar_nin_autoaug_imagenet,
+# gtsrb_nin_autoaug_svhn}.py of github.com/wangwenxiao/FiniteAggregation take k as an
+# argument and fix no grid). Each augmented learner is also trained at the baseline's
+# k = aug_k (100), where the two learners are compared at the same partition size.
+# FA: k = 50, d = 16, the FA paper's largest spread on CIFAR-10 and GTSRB.
+_PAPER_GRID: dict[str, dict[str, Any]] = {
+    "cifar10": dict(
+        ks=[50, 100, 250], fa=(50, 16), aug_k=100, aug_ks=[100, 200, 500],
+        augmented={"aug0": "autoaugment-cifar10", "aug1": "autoaugment-imagenet"},
+        sizes=[5, 10, 25, 50, 100],
+    ),
+    "gtsrb": dict(
+        ks=[50, 100], fa=(50, 16), aug_k=100, aug_ks=[100, 150, 300],
+        augmented={"aug": "autoaugment-svhn"}, sizes=[5, 10, 20, 30, 50],
+    ),
+}
+
+
+def full_dataset() -> str:
+    """The dataset of Chapter 7's full scale, read from ``LDCBOOK_FULL_DATASET``.
+
+    Returns
+    -------
+    str
+        ``"cifar10"`` when the variable is unset or empty, else its value.
+
+    Raises
+    ------
+    ValueError
+        If the variable names anything other than ``cifar10`` or ``gtsrb``.
+    """
+    import os
+
+    value = os.environ.get(FULL_DATASET_VAR, "").strip()
+    if value == "":
+        return "cifar10"
+    if value not in FULL_DATASETS:
+        raise ValueError(f"{FULL_DATASET_VAR}={value!r}: expected one of "
+                         f"{', '.join(map(repr, FULL_DATASETS))}")
+    return value
+
+
+def paper_grid(dataset: str) -> dict[str, Any]:
+    """The runs of the paper's Section 7 on one dataset (Chapter 7's full scale).
+
+    Parameters
+    ----------
+    dataset : {"cifar10", "gtsrb"}
+
+    Returns
+    -------
+    dict
+        ``dataset``; ``learner`` (``"nin"``); ``ks``, the baseline's numbers of
+        partitions; ``fa``, FA's ``(k, d)``; ``baseline``, the baseline's schedule
+        (keyword arguments of :func:`experiment_spec`); ``augmented``, the LDC
+        augmented learners by the paper's name (``"aug0"``, ``"aug1"`` on CIFAR-10,
+        ``"aug"`` on GTSRB), each a schedule; ``aug_ks``, their numbers of partitions
+        (the baseline's ``aug_k`` and the paper's about 2x or 3x the baseline's);
+        ``aug_k``; ``sizes``, attack sizes of the certified-accuracy tables. A fresh
+        copy: callers may change it.
+
+    Raises
+    ------
+    ValueError
+        If ``dataset`` is not part of the paper's grid.
+    """
+    import copy
+
+    if dataset not in _PAPER_GRID:
+        raise ValueError(f"dataset must be one of {FULL_DATASETS}, got {dataset!r}")
+    grid = copy.deepcopy(_PAPER_GRID[dataset])
+    grid["augmented"] = {name: dict(schedule="ldc", augment=policy)
+                         for name, policy in grid["augmented"].items()}
+    return dict(dataset=dataset, learner="nin", baseline=dict(schedule="baseline"),
+                **grid)
+
+
+def shrink_grid(grid: dict[str, Any], *, n_test: int = 24) -> dict[str, Any]:
+    """A grid of the same shape at a tiny size: the code path of the full scale in
+    about a minute on a CPU (``LDCBOOK_SHRINK=1``, :func:`ldcbook.config.shrunk`).
+
+    The distinct numbers of partitions of the grid (baseline, augmented and FA's),
+    sorted, become 2, 3, 4, ... in the same order, so that every relation between them
+    is kept (the augmented learners' ``k`` larger than the baseline's, ``aug_k`` in
+    both lists); each attack size ``B`` becomes ``max(1, round(B * 2 / k_min))``
+    (``k_min``, the grid's smallest ``k``, becomes 2), duplicates merged. FA's spread
+    is 2; every schedule trains 1 epoch in batches of 16 (the baseline's 128 would
+    pad each model's few samples to 128: ensembles train in fixed shapes) and
+    evaluates ``n_test`` test points per pass; ``n_test`` test points are kept.
+    Nothing else changes: the learner, the augmentations, the schedules' other
+    settings.
+
+    Parameters
+    ----------
+    grid : dict
+        From :func:`paper_grid` (or of its shape).
+    n_test : int
+        ``>= 1``: the test points kept (``grid["n_test"]`` of the result).
+
+    Returns
+    -------
+    dict
+        A new grid; ``n_test`` added.
+    """
+    import copy
+
+    n_test = check_int("n_test", n_test, min_value=1)
+    if not isinstance(grid, dict):
+        raise TypeError(f"grid must be a dict from paper_grid, got {type(grid)}")
+    missing = [key for key in ("ks", "fa", "aug_ks", "aug_k", "sizes", "baseline",
+                               "augmented") if key not in grid]
+    if missing:
+        raise ValueError(f"grid lacks {missing}: build it with paper_grid")
+    every = sorted({*grid["ks"], *grid["aug_ks"], grid["aug_k"], grid["fa"][0]})
+    rank = {k: 2 + i for i, k in enumerate(every)}
+    out = copy.deepcopy(grid)
+    out["ks"] = [rank[k] for k in grid["ks"]]
+    out["aug_ks"] = [rank[k] for k in grid["aug_ks"]]
+    out["aug_k"] = rank[grid["aug_k"]]
+    out["fa"] = (rank[grid["fa"][0]], 2)
+    out["sizes"] = sorted({max(1, round(b * 2 / every[0])) for b in grid["sizes"]})
+    tiny = dict(epochs=1, batch_size=16, eval_batch_size=n_test)
+    out["baseline"] = dict(grid["baseline"], **tiny)
+    out["augmented"] = {name: dict(schedule, **tiny)
+                        for name, schedule in grid["augmented"].items()}
+    out["n_test"] = n_test
+    return out
+
 __all__ = [
     "DATASETS",
+    "FULL_DATASETS",
+    "FULL_DATASET_VAR",
     "LEARNER_CHOICES",
     "METHODS",
     "NEURAL_LEARNERS",
@@ -799,12 +954,15 @@ __all__ = [
     "dpa_summary",
     "experiment_spec",
     "fit_and_keep",
+    "full_dataset",
     "matched_pairs",
     "one_hot_scores",
+    "paper_grid",
     "prepare_spec",
     "rnn_features",
     "rnn_train_fn",
     "run_name",
     "seed_comparison",
+    "shrink_grid",
     "train_run",
 ]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import pickle
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,13 @@ from PIL import Image
 
 from ldcbook import data
 from ldcbook.data import Dataset, DatasetNotFoundError, data_root, load
+from real_formats import (
+    gtsrb_images,
+    register_cifar10,
+    write_cifar10,
+    write_gtsrb,
+    write_idx,
+)
 
 # --------------------------------------------------------------------- offline datasets
 
@@ -91,12 +96,6 @@ def test_mnist5k(monkeypatch):
 # ----------------------------------------------------------------------------- fixtures
 
 
-def _write_idx(path: Path, arr: np.ndarray) -> None:
-    magic = struct.pack(">BBBB", 0, 0, 0x08, arr.ndim)  # 0x08: unsigned byte
-    dims = struct.pack(f">{arr.ndim}I", *arr.shape)
-    path.write_bytes(magic + dims + arr.astype(np.uint8).tobytes())
-
-
 @pytest.fixture
 def mnist_root(tmp_path):
     rng = np.random.default_rng(0)
@@ -106,8 +105,8 @@ def mnist_root(tmp_path):
     for prefix, n in (("train", 12), ("t10k", 5)):
         x = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
         y = rng.integers(0, 10, n, dtype=np.uint8)
-        _write_idx(raw / f"{prefix}-images-idx3-ubyte", x)
-        _write_idx(raw / f"{prefix}-labels-idx1-ubyte", y)
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", x)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", y)
         arrays[prefix] = (x, y)
     return tmp_path, arrays
 
@@ -124,40 +123,13 @@ def test_mnist_reads_idx_files_through_torchvision(mnist_root):
 
 
 def _cifar_files(tmp_path: Path):
-    rng = np.random.default_rng(1)
-    folder = tmp_path / "cifar-10-batches-py"
-    folder.mkdir()
-    written = []
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        rows = rng.integers(0, 256, (3, 3072), dtype=np.uint8)  # R, G, B planes per row
-        labels = rng.integers(0, 10, 3).tolist()
-        entry = {
-            "batch_label": name,
-            "labels": labels,
-            "data": rows,
-            "filenames": ["a"] * 3,
-        }
-        (folder / name).write_bytes(pickle.dumps(entry, protocol=2))
-        written.append((name, rows, labels))
-    meta = {"label_names": [f"c{i}" for i in range(10)], "num_cases_per_batch": 3}
-    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
-    return folder, written
-
-
-def _md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
+    return write_cifar10(tmp_path, per_batch=3, n_test=3)
 
 
 def test_cifar10_reads_python_batches_through_torchvision(tmp_path, monkeypatch):
     folder, written = _cifar_files(tmp_path)
     # torchvision checks each file's md5 against the official ones: register ours
-    monkeypatch.setattr(
-        tvd.CIFAR10, "train_list", [[n, _md5(folder / n)] for n, _, _ in written[:5]]
-    )
-    test_list = [["test_batch", _md5(folder / "test_batch")]]
-    monkeypatch.setattr(tvd.CIFAR10, "test_list", test_list)
-    meta = dict(tvd.CIFAR10.meta, md5=_md5(folder / "batches.meta"))
-    monkeypatch.setattr(tvd.CIFAR10, "meta", meta)
+    register_cifar10(folder, monkeypatch.setattr)
     ds = load("cifar10", root=tmp_path)
     rows = np.concatenate([r for _, r, _ in written[:5]])
     assert ds.x_train.shape == (15, 3, 32, 32)
@@ -176,53 +148,6 @@ def test_cifar10_with_wrong_checksums_is_reported(tmp_path):
 
 # ---------------------------------------------------------------------------- GTSRB
 
-CSV_HEADER = "Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId\n"
-
-
-def _gtsrb_images(seed: int = 2):
-    rng = np.random.default_rng(seed)
-    train = {}
-    for c in (0, 1, 12):
-        train[c] = []
-        for j in range(2 + c % 3):
-            h, w = rng.integers(25, 60, 2)
-            img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-            train[c].append((f"{j // 2:05d}_{j % 2:05d}.ppm", img))
-    test = [
-        (f"{j:05d}.ppm", int(c), rng.integers(0, 256, (30 + j, 40, 3), dtype=np.uint8))
-        for j, c in enumerate([12, 0, 1, 1])
-    ]
-    return train, test
-
-
-def _row(fname: str, img: np.ndarray, c: int) -> str:
-    h, w = img.shape[:2]
-    return f"{fname};{w};{h};5;5;{w - 5};{h - 5};{c}\n"
-
-
-def _write_gtsrb(root: Path, layout: str, train, test, per_class_csv=True) -> None:
-    if layout == "original":
-        train_dir = root / "GTSRB" / "Final_Training" / "Images"
-        test_dir = root / "GTSRB" / "Final_Test" / "Images"
-        test_csv = root / "GT-final_test.csv"
-    else:
-        train_dir = root / "gtsrb" / "GTSRB" / "Training"
-        test_dir = root / "gtsrb" / "GTSRB" / "Final_Test" / "Images"
-        test_csv = root / "gtsrb" / "GT-final_test.csv"
-    for c, images in train.items():
-        folder = train_dir / f"{c:05d}"
-        folder.mkdir(parents=True)
-        for fname, img in images:
-            Image.fromarray(img).save(folder / fname)
-        if per_class_csv:
-            text = CSV_HEADER + "".join(_row(f, img, c) for f, img in images)
-            (folder / f"GT-{c:05d}.csv").write_text(text)
-    test_dir.mkdir(parents=True)
-    for fname, _, img in test:
-        Image.fromarray(img).save(test_dir / fname)
-    test_csv.write_text(CSV_HEADER + "".join(_row(f, img, c) for f, c, img in test))
-
-
 def _expected_gtsrb(train, test):
     def small(img):
         pil = Image.fromarray(img).resize((48, 48), Image.Resampling.BILINEAR)
@@ -240,8 +165,8 @@ def _expected_gtsrb(train, test):
 
 @pytest.mark.parametrize("layout", ["original", "torchvision"])
 def test_gtsrb_both_layouts(tmp_path, layout):
-    train, test = _gtsrb_images()
-    _write_gtsrb(tmp_path, layout, train, test, per_class_csv=(layout == "original"))
+    train, test = gtsrb_images()
+    write_gtsrb(tmp_path, layout, train, test, per_class_csv=(layout == "original"))
     if layout == "torchvision":  # the smaller split: the user is told
         with pytest.warns(UserWarning, match="39,209"):
             ds = load("gtsrb", root=tmp_path)
@@ -265,12 +190,12 @@ def test_gtsrb_both_layouts(tmp_path, layout):
 
 
 def test_gtsrb_torchvision_layout_agrees_with_torchvision(tmp_path):
-    train, test = _gtsrb_images(seed=3)
+    train, test = gtsrb_images(seed=3)
     # torchvision numbers the class folders present (ImageFolder), ldcbook reads the
     # folder's number: they agree when the folders are 0, 1, 2, ... (all 43 in GTSRB)
     train = {0: train[0], 1: train[1], 2: train[12]}
     test = [(f, {12: 2}.get(c, c), img) for f, c, img in test]
-    _write_gtsrb(tmp_path, "torchvision", train, test)
+    write_gtsrb(tmp_path, "torchvision", train, test)
     with pytest.warns(UserWarning, match="torchvision's training split"):
         ds = load("gtsrb", root=tmp_path)
     splits = (("train", ds.y_train, ds.train_keys), ("test", ds.y_test, None))
@@ -284,16 +209,16 @@ def test_gtsrb_torchvision_layout_agrees_with_torchvision(tmp_path):
 
 
 def test_gtsrb_prefers_the_original_layout(tmp_path):
-    train, test = _gtsrb_images(seed=4)
-    _write_gtsrb(tmp_path, "torchvision", {0: train[0]}, test)
-    _write_gtsrb(tmp_path, "original", train, test)
+    train, test = gtsrb_images(seed=4)
+    write_gtsrb(tmp_path, "torchvision", {0: train[0]}, test)
+    write_gtsrb(tmp_path, "original", train, test)
     ds = load("gtsrb", root=tmp_path)
     assert len(ds.y_train) == sum(len(v) for v in train.values())
 
 
 def test_gtsrb_csv_must_agree_with_folder(tmp_path):
-    train, test = _gtsrb_images(seed=5)
-    _write_gtsrb(tmp_path, "original", train, test)
+    train, test = gtsrb_images(seed=5)
+    write_gtsrb(tmp_path, "original", train, test)
     csv = tmp_path / "GTSRB" / "Final_Training" / "Images" / "00001" / "GT-00001.csv"
     csv.write_text(csv.read_text().replace(";1\n", ";7\n"))
     with pytest.raises(ValueError, match="gives class 7"):
@@ -301,8 +226,8 @@ def test_gtsrb_csv_must_agree_with_folder(tmp_path):
 
 
 def test_gtsrb_without_test_labels_is_reported(tmp_path):
-    train, test = _gtsrb_images(seed=6)
-    _write_gtsrb(tmp_path, "original", train, test)
+    train, test = gtsrb_images(seed=6)
+    write_gtsrb(tmp_path, "original", train, test)
     (tmp_path / "GT-final_test.csv").unlink()
     with pytest.raises(DatasetNotFoundError, match="GT-final_test.csv"):
         load("gtsrb", root=tmp_path)

@@ -314,3 +314,78 @@ def test_dpa_summary_is_accuracy_and_the_median_radius(cli_runs, digits):
     assert got == {"base accuracy": pytest.approx(per_model.mean()),
                    "DPA accuracy": pytest.approx(ensemble_acc),
                    "median radius": median_radius(pred, radius, labels)}
+
+
+def test_matched_pairs_with_no_match_is_an_empty_table_with_its_columns():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 10, 200)
+    plain = {5: _run_with_accuracy(5, 0.9, labels, rng)}
+    rich = {10: _run_with_accuracy(10, 0.3, labels, rng)}  # far from any plain k
+    table, certs = ex.matched_pairs(plain, rich, labels, tolerance=0.02)
+    assert len(table) == 0 and certs == {}
+    assert {"k'", "clean gap", "ratio at 0.5", "radius/k parity"} <= set(table.columns)
+    assert np.isnan(float(table["ratio at 0.5"].min()))  # a median of nothing: nan
+
+
+def test_paper_grid_is_section_7():
+    cifar, gtsrb = ex.paper_grid("cifar10"), ex.paper_grid("gtsrb")
+    assert cifar["ks"] == [50, 100, 250] and gtsrb["ks"] == [50, 100]
+    assert cifar["learner"] == gtsrb["learner"] == "nin"
+    augment = {name: s["augment"] for name, s in cifar["augmented"].items()}
+    assert augment == {"aug0": "autoaugment-cifar10", "aug1": "autoaugment-imagenet"}
+    assert [s["augment"] for s in gtsrb["augmented"].values()] == ["autoaugment-svhn"]
+    # the augmented k: twice the baseline's on CIFAR-10, three times on GTSRB, and
+    # aug_k, where the learners meet at the same k
+    assert set(cifar["aug_ks"]) == {2 * k for k in cifar["ks"]} | {cifar["aug_k"]}
+    assert set(gtsrb["aug_ks"]) == {3 * k for k in gtsrb["ks"]} | {gtsrb["aug_k"]}
+    for grid in (cifar, gtsrb):
+        assert grid["aug_k"] in grid["ks"] and grid["aug_k"] in grid["aug_ks"]
+        for schedule in (grid["baseline"], *grid["augmented"].values()):
+            spec = ex.experiment_spec(grid["dataset"], 50, learner="nin",
+                                      scale="full", **schedule)
+            assert spec["train"]["epochs"] in (200, 600, 1000)
+    cifar["ks"].append(1)  # a copy: the next call is unchanged
+    assert ex.paper_grid("cifar10")["ks"] == [50, 100, 250]
+    with pytest.raises(ValueError, match="dataset"):
+        ex.paper_grid("mnist")
+
+
+def test_full_dataset_reads_the_environment(monkeypatch):
+    monkeypatch.delenv(ex.FULL_DATASET_VAR, raising=False)
+    assert ex.full_dataset() == "cifar10"
+    monkeypatch.setenv(ex.FULL_DATASET_VAR, "gtsrb")
+    assert ex.full_dataset() == "gtsrb"
+    monkeypatch.setenv(ex.FULL_DATASET_VAR, "mnist")
+    with pytest.raises(ValueError, match=ex.FULL_DATASET_VAR):
+        ex.full_dataset()
+
+
+@pytest.mark.parametrize("dataset", ex.FULL_DATASETS)
+def test_shrink_grid_keeps_the_shape_at_a_tiny_size(dataset):
+    grid = ex.paper_grid(dataset)
+    small = ex.shrink_grid(grid, n_test=30)
+    every = sorted({*grid["ks"], *grid["aug_ks"], grid["fa"][0]})
+    assert sorted({*small["ks"], *small["aug_ks"], small["fa"][0]}) == list(
+        range(2, 2 + len(every)))
+    rank = dict(zip(every, range(2, 2 + len(every))))
+    assert small["ks"] == [rank[k] for k in grid["ks"]]  # same order, same relations
+    assert small["aug_ks"] == [rank[k] for k in grid["aug_ks"]]
+    assert small["aug_k"] in small["ks"] and small["aug_k"] in small["aug_ks"]
+    assert small["fa"] == (rank[grid["fa"][0]], 2) and small["n_test"] == 30
+    assert min(small["sizes"]) >= 1 and small["sizes"] == sorted(set(small["sizes"]))
+    for before, after in [(grid["baseline"], small["baseline"]),
+                          *zip(grid["augmented"].values(),
+                               small["augmented"].values())]:
+        assert after == dict(before, epochs=1, batch_size=16, eval_batch_size=30)
+    assert small["learner"] == grid["learner"] and small["dataset"] == dataset
+    assert ex.paper_grid(dataset) == grid  # the input is not changed
+    with pytest.raises(ValueError, match="lacks"):
+        ex.shrink_grid({"ks": [1]})
+    with pytest.raises(ValueError, match="n_test"):
+        ex.shrink_grid(grid, n_test=0)
+
+
+def test_spec_takes_the_evaluation_batch():
+    spec = ex.experiment_spec("digits", 4, eval_batch_size=24)
+    assert spec["train"]["eval_batch_size"] == 24
+    assert ex.experiment_spec("digits", 4)["train"]["eval_batch_size"] == 1000
