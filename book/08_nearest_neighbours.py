@@ -579,11 +579,11 @@ glue("dpa_all_bot", 100 * all_bot, display=False)
 # classifier. kNN's radius is the same number in both counts, and rNN's own
 # $r_{\mathrm{mod}}$ of {prf:ref}`lem-nn-radius` is at least $\lfloor
 # r_{\mathrm{sym}}/2 \rfloor$. Drawing DPA's radii beside Jia et al.'s rNN radii
-# without converting one of them halves the rNN; the figure below draws every curve in
-# both counts, each on its own axes.
+# without converting one of them puts the rNN at a disadvantage of about a factor of
+# 2; the figure below draws every curve in both counts, each on its own axes.
 #
-# **The radius of the rNN base learners.** The paper fixed one radius, 20 on the 324
-# HOG features of CIFAR-10, for every number of partitions. On the
+# **The radius of the rNN base learners.** The paper fixes one radius, 20 on the 324
+# HOG features of CIFAR-10 (four HOG blocks), for every number of partitions. On the
 # {glue:text}`hog_dim` features here, no two images are farther apart than
 # {glue:text}`d_bound:.0f`, so a ball of radius 20 holds the whole training set and the
 # rNN predicts its most frequent class everywhere: clean accuracy
@@ -591,10 +591,10 @@ glue("dpa_all_bot", 100 * all_bot, display=False)
 # DPA over such base models ($K =$ {glue:text}`k_fa`) also predicts one class
 # everywhere, each ball holding the whole partition. This is what `python -m ldcbook
 # train --learner rnn` does on these digits with its default radius of 20, and why
-# its `--radius auto` applies the rule of this chapter instead. The paper's radius
-# carried over per HOG block, $20 \times$ {glue:text}`hog_blocks_sq` $/ 4 =$
-# {glue:text}`rho_paper:.2f`, is the fixed-radius variant run here beside the rule's
-# $\rho(K)$ (at the full scale it is exactly 20).
+# its `--radius auto` applies the rule of this chapter instead. The fixed-radius
+# variant run here beside the rule's $\rho(K)$ carries the paper's radius over per HOG
+# block: 20 times the number of blocks here, {glue:text}`hog_blocks_sq`, over the
+# paper's 4 gives {glue:text}`rho_paper:.2f` (at the full scale it is exactly 20).
 #
 # For (a), DPA's base learner is the small convolutional network of
 # {ref}`chap-dpa-experiments` with the baseline schedule (random crop), trained on
@@ -617,7 +617,8 @@ for K in CNN["ks"]:
 
 # %% [markdown]
 # For (b), DPA over rNN with the fixed radius, next to the runs with $\rho(K)$ above;
-# and the literal radius 20 on the whole training set. These are exact.
+# and the literal radius 20 on the whole training set. Nothing here is trained, so
+# these numbers are exact.
 
 # %%
 RHO_PAPER = 20 * blocks**2 / 4  # the paper's 20 on 4 HOG blocks, per block
@@ -751,19 +752,20 @@ glue("acc_lit", acc_lit, display=False)
 # network is the most accurate classifier at small attack sizes: clean accuracy
 # {glue:text}`cnn_clean:.3f` with $K =$ {glue:text}`cnn_k0`, against at most
 # {glue:text}`nn_clean:.3f` for the whole-set kNN and rNN, and its best curve
-# certifies more test images than all of them up to attack size
-# {glue:text}`lead_sym` (insertions plus removals). Beyond that the whole-set
-# classifiers certify more. DPA's median radius peaks at {glue:text}`cnn_med` with
-# $K =$ {glue:text}`cnn_k`, against {glue:text}`knn_best_med` for kNN with
+# certifies more test images than all of them at every attack size below
+# {glue:text}`lead_sym` (insertions plus removals). From there on the whole-set
+# classifiers certify at least as many. DPA's median radius is largest,
+# {glue:text}`cnn_med`, at $K =$ {glue:text}`cnn_k`, against
+# {glue:text}`knn_best_med` for kNN with
 # $\kappa =$ {glue:text}`knn_best` and {glue:text}`whole_med_best` for the best rNN
 # ball. Counted in modifications, DPA's lead ends at {glue:text}`lead_mod`
 # modifications: its curve is squeezed by a factor of 2 (median
 # {glue:text}`cnn_med_mod`), and so is the rNN's ({glue:text}`whole_med_best_mod`),
-# but kNN's is not. Which side wins thus depends on the attack size, on the count and
-# on the data: HOG neighbours are strong on centred digits, where most test images
-# have many training images of their own class nearby, and the full-scale run makes
-# the same comparison on CIFAR-10. A figure that draws DPA's radii beside rNN radii
-# counted in modifications understates the rNN by a factor of 2.
+# but kNN's is not. Which side wins thus depends on the attack size and on the count,
+# and likely on the data: HOG neighbours are strong on centred digits, and the
+# full-scale run makes the same comparison on CIFAR-10. A figure that draws DPA's
+# radii beside rNN radii counted in modifications understates the rNN by about a
+# factor of 2.
 #
 # **(b) DPA over rNN, with the rule's and the paper's radius.** DPA over rNN does not
 # match the whole-set rNN here, with either radius and in either count: the whole-set
@@ -774,9 +776,11 @@ glue("acc_lit", acc_lit, display=False)
 # $K =$ {glue:text}`fixed_k`). The fixed radius is larger than the rule's
 # $\rho(K)$ for every $K$ in the table: fewer balls are empty, but they take in
 # neighbours of other classes: at every $K$ the base models and DPA are less accurate
-# than with the rule, and DPA certifies no larger a median radius. A single
-# radius for every $K$ is a radius fitted to one partition size; the rule fits each
-# $K$ from the training set alone.
+# than with the rule, and DPA certifies no larger a median radius. One radius for
+# every $K$ cannot follow the partitions as they thin out; the rule sets $\rho(K)$ for
+# each $K$ from the training set alone. The fixed radius here is the paper's carried
+# over to other features, not one tuned for them, so this shows how a fixed radius
+# fares on these digits, not how the paper's fared on CIFAR-10.
 
 # %% [markdown]
 # ## What it says about the conjecture
