@@ -19,8 +19,9 @@
 # learner: Deep Partition Aggregation {cite:p}`levine2021dpa` and Finite Aggregation
 # {cite:p}`wang2022fa` only need every base model to depend on its own part of the
 # training set, and Run-Off Election {cite:p}`rezaei2023roe` only needs its scores.
-# So any classifier can be made provably robust to a number of poisoned training
-# samples. This appendix shows the three ways the `ldcbook` package offers, on the
+# So any learner can be the base learner of an ensemble whose predictions are
+# certified against some number of poisoned training samples. This appendix shows the
+# three ways the `ldcbook` package offers, on the
 # handwritten digits that ship with scikit-learn:
 #
 # 1. a **scikit-learn classifier** on HOG features {cite:p}`dalal2005hog`, through
@@ -30,7 +31,7 @@
 # 3. a **stored run predicted on new inputs**, `python -m ldcbook predict RUN --input
 #    FILE.npz`.
 #
-# Before that, two definitions that decide whether a certificate holds at all: what
+# Before that, two questions that decide whether a certificate holds at all: what
 # exactly is hashed to split the data, and which feature maps may sit in front of the
 # learner.
 #
@@ -127,10 +128,11 @@ print(f"{len(y_train)} training and {len(y_test)} test images of shape "
 #
 # The label is left out of the key on purpose: the papers' threat model lets the
 # attacker insert and remove whole labelled samples, and a sample re-labelled is one
-# removal plus one insertion. The dtype is in the header so that the same numbers
-# stored as `float32` and as `float64` are different samples, as they are to a
-# learner. The cell below computes one key of each kind by hand and compares it with
-# the package.
+# removal plus one insertion. The dtype and shape are in the header so that the key
+# is a function of the sample, not only of its bytes: the same bytes read as another
+# dtype or another shape are another sample. The cell below computes one key of each
+# kind by hand, compares it with the package, and checks that reshuffling the
+# training set moves no sample to another partition.
 
 # %%
 x0 = x_train[0]
@@ -146,10 +148,10 @@ assert np.array_equal(sample_keys(x_train[perm], "sha256", K),
                       sample_keys(x_train, "sha256", K)[perm])
 
 # %% [markdown]
-# Both keys spread the digits evenly over the partitions. The pixel sum is what the
-# paper uses (and it refines: the partitions for $2k$ split those for $k$); SHA-256
-# behaves like a uniform draw for any data, so its partition sizes are close to
-# multinomial, with a spread of about $\sqrt{N/k}$:
+# Both keys spread the digits about evenly over the partitions. The pixel sum is what
+# the paper uses (and it refines: the partitions for $2k$ split those for $k$);
+# SHA-256 should behave like a uniform draw whatever the data, so its partition sizes
+# should be close to multinomial, with a standard deviation of about $\sqrt{N/k}$:
 
 # %%
 sizes = {h: np.bincount(sample_keys(x_train, h, K), minlength=K)
@@ -162,9 +164,9 @@ glue("sd_uniform", float(np.sqrt(len(y_train) / K * (1 - 1 / K))), display=False
 glue("sd_sha", float(sizes["sha256"].std()), display=False)
 
 # %% [markdown]
-# With $N =$ {glue:text}`n_train` and $k = 10$ a uniform hash would give a standard
-# deviation of {glue:text}`sd_uniform:.1f` samples; SHA-256 gives
-# {glue:text}`sd_sha:.1f`.
+# With $N =$ {glue:text}`n_train` and $k = 10$ a uniform draw gives partition sizes
+# with a standard deviation of {glue:text}`sd_uniform:.1f` samples; the SHA-256
+# partitions here have {glue:text}`sd_sha:.1f`.
 #
 # ## Which feature maps keep the certificate
 #
@@ -250,8 +252,9 @@ print(f"clean accuracy {np.mean(pred1 == y_test):.3f}, median certified radius "
 # %% [markdown]
 # The certified radius counts insertions plus removals; a prediction certified at
 # radius $r$ survives any $r$ of them (changing a sample costs 2). Two checks: the
-# partition sizes are those of the SHA-256 key of the features, and the accuracy is
-# well above chance, with half the test digits certified against a few poisons.
+# partition sizes are those of the SHA-256 key of the features, and the clean
+# accuracy is well above chance, with at least half of the test digits classified
+# correctly and certified against a few insertions or removals (the median radius).
 
 # %%
 assert np.array_equal(clf.partition_sizes_,
@@ -266,8 +269,8 @@ glue("acc_sklearn", float(np.mean(pred1 == y_test)), display=False)
 # `x_test` and `y_test` (samples of any shape, `uint8` or float; integer labels from
 # 0). One's own learner is any importable function `factory(input_shape,
 # num_classes)` that returns a fresh `torch.nn.Module`; the package ships two small
-# ones in `ldcbook.examples`. Here: a two-layer CNN on the digits, saved as a data
-# file.
+# ones in `ldcbook.examples`. Here: `tiny_cnn` (two convolutions and a linear layer)
+# on the digits, saved as a data file.
 
 # %%
 data_file = WORK / "digits.npz"
@@ -351,8 +354,9 @@ assert all(np.array_equal(resumed.load_weights(i)[name], run.load_weights(i)[nam
 #
 # The stored models answer new inputs: `predict` runs each base model with its own
 # normalisation statistics and certifies each prediction. The new inputs here are
-# the first twenty test digits, shifted one pixel to the right, in a file with the
-# array `x` (and, optionally, labels `y`):
+# the first twenty test digits, shifted one pixel to the right (the last column
+# wrapping round to the first), in a file with the array `x` (and, optionally,
+# labels `y`):
 
 # %% tags=["nbval-ignore-output"]
 shifted = np.roll(x_test[:20], 1, axis=3)
@@ -369,8 +373,9 @@ print(f"mean certified radius of these digits: {radius_unshifted.mean():.1f} "
 assert radius3.mean() < radius_unshifted.mean()
 
 # %% [markdown]
-# The base models never saw a shifted digit, and it shows: they disagree more, so the
-# certified radii shrink. For the run's own test set the stored models give back
+# The base models were trained on unshifted digits only, and it shows: their votes
+# split more, so the certified radii shrink on average. For the run's own test set
+# the stored models give back
 # exactly the scores stored during training (the same code, in passes of the same
 # fixed size), so a prediction made later is certified by the same numbers:
 
@@ -383,7 +388,7 @@ assert pred3.shape == radius3.shape == (20,)
 # The built-in learners of {ref}`chap-dpa-experiments` keep their models the same way
 # (`python -m ldcbook train --dataset digits --learner cnn ...`), and `predict`
 # reads them too; there the models were trained in groups, so their scores on the
-# stored test set agree with the stored ones up to floating-point rounding. They also
+# stored test set may differ from the stored ones by floating-point rounding. They also
 # resume inside a chunk: at the end of an epoch, once a minute at most
 # (`--checkpoint-every`), the whole chunk's state (the stacked parameters, BatchNorm
 # running averages, momenta and every model's generator) is checkpointed in the run
@@ -413,9 +418,10 @@ assert pred3.shape == radius3.shape == (20,)
 # # 3. the stored models on new inputs
 # python -m ldcbook predict runs/tiny-cnn --input new.npz --out pred.npz
 # ```
-# These are the calls this appendix made, through `ldcbook.cli.main` in the same
-# process, with the files it wrote; the package's tests run these very lines in a
-# fresh clone of the repository.
+# These are the appendix's calls in short form, with the package's defaults where
+# the cells above set their own options (the cells ran them through
+# `ldcbook.cli.main`, in the same process). The package's tests run every line after
+# the install in a fresh clone of the repository.
 # ````
 
 # %% tags=["nbval-ignore-output"]
