@@ -584,14 +584,16 @@ glue("dpa_all_bot", 100 * all_bot, display=False)
 #
 # **The radius of the rNN base learners.** The paper fixes one radius, 20 on the 324
 # HOG features of CIFAR-10 (four HOG blocks), for every number of partitions. On the
-# {glue:text}`hog_dim` features here, no two images are farther apart than
-# {glue:text}`d_bound:.0f`, so a ball of radius 20 holds the whole training set and the
+# {glue:text}`hog_dim` features of the digits of the default scale, no two images are
+# farther apart than {glue:text}`d_bound:.0f`, so a ball of radius 20 holds the whole
+# training set and the
 # rNN predicts its most frequent class everywhere: clean accuracy
 # {glue:text}`acc_lit:.3f`, that of any constant prediction on this balanced test set.
 # DPA over such base models ($K =$ {glue:text}`k_fa`) also predicts one class
 # everywhere, each ball holding the whole partition. This is what `python -m ldcbook
 # train --learner rnn` does on these digits with its default radius of 20, and why
-# its `--radius auto` applies the rule of this chapter instead. The fixed-radius
+# its `--radius auto` applies the rule of this chapter instead. (At the full scale the
+# features are the paper's, and 20 is the paper's own radius.) The fixed-radius
 # variant run here beside the rule's $\rho(K)$ carries the paper's radius over per HOG
 # block: 20 times the number of blocks here, {glue:text}`hog_blocks_sq`, over the
 # paper's 4 gives {glue:text}`rho_paper:.2f` (at the full scale it is exactly 20).
