@@ -26,7 +26,7 @@ LAYERS = {
     "ldcbook.augment": 2, "ldcbook.neighbors": 2, "ldcbook.neighbor_experiments": 2,
     "ldcbook.ensemble": 3,
     "ldcbook.store": 4,
-    "ldcbook.experiments": 5, "ldcbook.attacks": 5,
+    "ldcbook.experiments": 5, "ldcbook.attacks": 5, "ldcbook.attack_experiments": 5,
     "ldcbook.cli": 6, "ldcbook.__main__": 6,
 }
 MODULES = sorted(PACKAGE.rglob("*.py"))
