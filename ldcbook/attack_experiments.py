@@ -380,17 +380,16 @@ def attack_points(
 
 
 def position_partitions(dataset: Any, k: int) -> list[np.ndarray]:
-    """The assumption broken on purpose: ``k`` contiguous blocks of dataset positions.
+    """The assumption broken on purpose: partitions by dataset position, not content.
 
-    Model ``i`` trains on positions ``[i*N // k, (i+1)*N // k)``. One removal early
-    in the dataset shifts every later block, so a single poisoned sample reaches
-    almost every model: the DPA certificate, which counts one model per poison, no
-    longer holds.
+    Model ``i`` trains on the samples at positions ``j`` with ``j % k == i``. Removing
+    the sample at position ``p`` moves every later sample to the previous model, so a
+    single poisoned sample reaches every model after the one it left: the DPA
+    certificate, which counts one model per poison, no longer holds.
     """
     k = check_int("k", k, min_value=1)
     n = len(dataset.y_train)
-    edges = (np.arange(k + 1) * n) // k
-    return [np.arange(edges[i], edges[i + 1], dtype=np.int64) for i in range(k)]
+    return [np.arange(i, n, k, dtype=np.int64) for i in range(k)]
 
 
 __all__ = [

@@ -401,7 +401,8 @@ def removal(indices: Any, image_shape: Sequence[int]) -> Attack:
 
 
 def reached_models(
-    attack: Attack, dataset: Any, k: int, d: int = 1, shifts: Sequence[int] | None = None
+    attack: Attack, dataset: Any, k: int, d: int = 1,
+    shifts: Sequence[int] | None = None,
 ) -> np.ndarray:
     """The models whose partition an attack touches, by the hash alone.
 
@@ -420,9 +421,10 @@ def reached_models(
     d = check_int("d", d, min_value=1)
     s = np.asarray([0] if d == 1 else (fa_shifts(k, d) if shifts is None else shifts),
                    dtype=np.int64)
-    keys = np.concatenate([pixel_sums(attack.insert_x) if len(attack.insert_y)
-                           else np.zeros(0, np.int64),
-                           np.asarray(dataset.train_keys)[attack.remove]]).astype(np.int64)
+    inserted = (pixel_sums(attack.insert_x) if len(attack.insert_y)
+                else np.zeros(0, np.int64))
+    removed = np.asarray(dataset.train_keys)[attack.remove]
+    keys = np.concatenate([inserted, removed]).astype(np.int64)
     buckets = np.unique(keys % (k * d))
     return np.unique((buckets[:, None] + s[None, :]) % (k * d)).astype(np.int64)
 
@@ -602,8 +604,9 @@ def retrain_attacks(
     if budgets is not None and len(budgets) != len(attacks):
         raise ValueError("budgets must hold one budget per attack")
     n_test = len(dataset.y_test)
-    rows = (np.arange(n_test) if rows is None
-            else check_array("rows", np.asarray(rows, dtype=np.int64), ndim=1, kind="i"))
+    if rows is None:
+        rows = np.arange(n_test)
+    rows = check_array("rows", np.asarray(rows, dtype=np.int64), ndim=1, kind="i")
     if rows.size and (rows.min() < 0 or rows.max() >= n_test):
         raise ValueError(f"rows must index range({n_test})")
     if partition_fn is None:

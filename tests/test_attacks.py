@@ -144,7 +144,8 @@ def test_an_attack_reaching_more_partitions_than_its_budget_is_rejected(digits):
     # partitions by dataset position: removing sample 0 shifts every block
     def blocks(ds):
         return ae.position_partitions(ds, k)
-    with pytest.raises(ValueError, match=r"reaches [56] models, more than its budget 1 "):
+    with pytest.raises(ValueError,
+                       match=r"reaches [56] models, more than its budget 1 "):
         retrain_attacks(digits, blocks(digits), CFG, [one], budgets=[1],
                         partition_fn=blocks)
     with pytest.raises(ValueError, match="more than its budget 2 allows"):

@@ -69,8 +69,9 @@ def test_attack_writes_checksummed_results_equal_to_the_library(capsys, run_dir)
     spec = store.RunDir.open(run_dir).config
     scores = store.RunDir.open(run_dir).load_scores()
     torch.set_num_threads(1)
-    expected = ae.attack_points(ds, partitions(ds, 5), TrainConfig.from_dict(spec["train"]),
-                                scores, np.arange(12), "near-copies", 1)
+    cfg = TrainConfig.from_dict(spec["train"])
+    expected = ae.attack_points(ds, partitions(ds, 5), cfg, scores, np.arange(12),
+                                "near-copies", 1)
     for key, value in expected.items():
         assert np.array_equal(arrays[key], value), key
     assert (arrays["size"] == 1).all() and (arrays["models"] == 1).all()
@@ -83,7 +84,8 @@ def test_attack_writes_checksummed_results_equal_to_the_library(capsys, run_dir)
     assert joined.tolist() == list(range(12))
     for p in parts:
         rows = np.searchsorted(arrays["points"], p["points"])
-        assert np.array_equal(p["attacked_prediction"], arrays["attacked_prediction"][rows])
+        assert np.array_equal(p["attacked_prediction"],
+                              arrays["attacked_prediction"][rows])
 
 
 @pytest.mark.parametrize("argv, message", [
