@@ -226,10 +226,453 @@ def retrain_affected(
     return scores
 
 
+
+
+# --------------------------------------------------------------------------------------
+# Attacks as data, their families, and retraining many attacks in shared passes
+# --------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Attack:
+    """A poisoning attack: training samples inserted and removed.
+
+    Attributes
+    ----------
+    insert_x : numpy.ndarray
+        uint8 ``(m, C, H, W)``: the inserted images (appended to the training set).
+    insert_y : numpy.ndarray
+        int64 ``(m,)``: their labels, the attacker's choice.
+    remove : numpy.ndarray
+        int64: distinct indices of removed clean training samples.
+    family : str
+        Which family built it (for reports).
+    """
+
+    insert_x: np.ndarray
+    insert_y: np.ndarray
+    remove: np.ndarray
+    family: str = ""
+
+    def __post_init__(self) -> None:
+        x = np.asarray(self.insert_x)
+        if x.dtype != np.uint8 or x.ndim != 4:
+            raise ValueError("insert_x must be uint8 images (m, C, H, W)")
+        y = check_array("insert_y", np.asarray(self.insert_y), ndim=1, kind="i")
+        if len(y) != len(x):
+            raise ValueError("insert_y must have one label per inserted image")
+        r = check_array("remove", np.asarray(self.remove), ndim=1, kind="i")
+        if r.size and (r.min() < 0 or len(np.unique(r)) != len(r)):
+            raise ValueError("remove must hold distinct indices >= 0")
+        if not isinstance(self.family, str):
+            raise TypeError(f"family must be a str, got {type(self.family).__name__}")
+        object.__setattr__(self, "insert_x", x)
+        object.__setattr__(self, "insert_y", y.astype(np.int64))
+        object.__setattr__(self, "remove", np.sort(r.astype(np.int64)))
+
+    @property
+    def size(self) -> int:
+        """Insertions plus removals (:func:`attack_size`)."""
+        return attack_size(len(self.insert_y), len(self.remove))
+
+    def __add__(self, other: Attack) -> Attack:
+        """Both attacks at once (their removals must not overlap)."""
+        if not isinstance(other, Attack):
+            return NotImplemented
+        if np.intersect1d(self.remove, other.remove).size:
+            raise ValueError("the two attacks remove the same sample")
+        family = self.family if self.family == other.family else (
+            f"{self.family}+{other.family}")
+        return Attack(np.concatenate([self.insert_x, other.insert_x]),
+                      np.concatenate([self.insert_y, other.insert_y]),
+                      np.concatenate([self.remove, other.remove]), family)
+
+    def apply(self, dataset: Any) -> Any:
+        """The poisoned dataset (:func:`poison`)."""
+        return poison(dataset, self.insert_x if len(self.insert_y) else None,
+                      self.insert_y, self.remove if self.remove.size else None)
+
+
+def empty_attack(image_shape: Sequence[int]) -> Attack:
+    """The attack of size 0 for images of ``image_shape`` ``(C, H, W)``."""
+    shape = tuple(check_int("image_shape", v, min_value=1) for v in image_shape)
+    return Attack(np.zeros((0, *shape), np.uint8), np.zeros(0, np.int64),
+                  np.zeros(0, np.int64))
+
+
+def _image(name: str, x: Any) -> np.ndarray:
+    arr = np.asarray(x.numpy() if isinstance(x, torch.Tensor) else x)
+    if arr.dtype != np.uint8 or arr.ndim != 3:
+        raise ValueError(f"{name} must be one uint8 image (C, H, W)")
+    return arr
+
+
+def near_copies(
+    x: Any, label: int, buckets: Sequence[int], modulus: int, copies: int = 1
+) -> Attack:
+    """Mislabelled near-copies of ``x``, ``copies`` of them steered into each bucket.
+
+    Each copy is ``x`` with its pixel sum moved to the wanted residue by
+    :func:`nudge_to_bucket` (at most ``modulus / 2`` grey levels in all); with
+    ``modulus = k`` a bucket is a DPA partition, with ``k*d`` an FA bucket. The copies
+    of one bucket are the same image (a training set is a multiset).
+
+    Parameters
+    ----------
+    x : array_like of uint8
+        The target image ``(C, H, W)``.
+    label : int
+        The label the copies carry (e.g. the target's runner-up class).
+    buckets : sequence of int
+        Residues in ``range(modulus)``, distinct.
+    modulus : int
+        ``k`` (DPA) or ``k*d`` (FA).
+    copies : int
+        Copies per bucket, ``>= 1``.
+
+    Returns
+    -------
+    Attack
+        Of size ``copies * len(buckets)``.
+    """
+    img = _image("x", x)
+    label = check_int("label", label, min_value=0)
+    copies = check_int("copies", copies, min_value=1)
+    modulus = check_int("modulus", modulus, min_value=1)
+    bs = check_array("buckets", np.asarray(buckets, dtype=np.int64), ndim=1, kind="i")
+    if len(np.unique(bs)) != len(bs):
+        raise ValueError("buckets must be distinct")
+    if not bs.size:
+        return empty_attack(img.shape)
+    imgs = np.stack([nudge_to_bucket(img, int(b), modulus) for b in bs])
+    imgs = np.repeat(imgs, copies, axis=0)
+    return Attack(imgs, np.full(len(imgs), label, np.int64), np.zeros(0, np.int64),
+                  "near-copies")
+
+
+def nearest_training(
+    dataset: Any, x: Any, count: int, among: Any = None, label: int | None = None
+) -> np.ndarray:
+    """Indices of the ``count`` training samples nearest to ``x`` (pixel l2).
+
+    Restricted to the indices ``among`` and to samples of class ``label`` when
+    given; ties go to the smaller index.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, nearest first (fewer than ``count`` if fewer qualify).
+    """
+    img = _image("x", x).astype(np.float32).reshape(-1)
+    count = check_int("count", count, min_value=0)
+    pool = (np.arange(len(dataset.y_train)) if among is None
+            else check_array("among", np.asarray(among), ndim=1, kind="i"))
+    pool = np.asarray(pool, dtype=np.int64)
+    if label is not None:
+        label = check_int("label", label, min_value=0)
+        pool = pool[dataset.y_train.numpy()[pool] == label]
+    xs = dataset.x_train.numpy()[pool].reshape(len(pool), -1).astype(np.float32)
+    dist = ((xs - img) ** 2).sum(axis=1)
+    order = np.lexsort((pool, dist))
+    return pool[order[:count]]
+
+
+def relabel(dataset: Any, indices: Any, label: int) -> Attack:
+    """Give the training samples ``indices`` the label ``label``: remove and reinsert.
+
+    Each relabelled sample costs 2 (one removal, one insertion); its pixels, hence
+    its partition, do not change. With the target's nearest neighbours and the
+    runner-up class this is the label-swap attack of the bijection chapter on real
+    data.
+    """
+    idx = check_array("indices", np.asarray(indices, dtype=np.int64), ndim=1, kind="i")
+    label = check_int("label", label, min_value=0, max_value=dataset.num_classes - 1)
+    if idx.size and (idx.min() < 0 or idx.max() >= len(dataset.y_train)):
+        raise ValueError(f"indices must index range({len(dataset.y_train)})")
+    imgs = dataset.x_train.numpy()[idx]
+    return Attack(imgs, np.full(len(idx), label, np.int64), idx, "relabel")
+
+
+def removal(indices: Any, image_shape: Sequence[int]) -> Attack:
+    """Remove the training samples ``indices`` (each costs 1)."""
+    idx = check_array("indices", np.asarray(indices, dtype=np.int64), ndim=1, kind="i")
+    base = empty_attack(image_shape)
+    return Attack(base.insert_x, base.insert_y, idx, "removal")
+
+
+def reached_models(
+    attack: Attack, dataset: Any, k: int, d: int = 1,
+    shifts: Sequence[int] | None = None,
+) -> np.ndarray:
+    """The models whose partition an attack touches, by the hash alone.
+
+    A sample with key ``s`` lands in bucket ``s % (k*d)``, which feeds the models
+    ``(bucket + shift) % (k*d)`` (DPA: ``d = 1``, shift 0). Removed samples are
+    hashed by their clean keys.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 model ids, increasing.
+    """
+    from ldcbook.certify import fa_shifts
+
+    k = check_int("k", k, min_value=1)
+    d = check_int("d", d, min_value=1)
+    s = np.asarray([0] if d == 1 else (fa_shifts(k, d) if shifts is None else shifts),
+                   dtype=np.int64)
+    inserted = (pixel_sums(attack.insert_x) if len(attack.insert_y)
+                else np.zeros(0, np.int64))
+    removed = np.asarray(dataset.train_keys)[attack.remove]
+    keys = np.concatenate([inserted, removed]).astype(np.int64)
+    buckets = np.unique(keys % (k * d))
+    return np.unique((buckets[:, None] + s[None, :]) % (k * d)).astype(np.int64)
+
+
+def check_budget(attack: Attack, budget: int, affected: Any, d: int = 1) -> None:
+    """Reject an attack that is larger than its budget or reaches too many models.
+
+    A poisoned sample lands in one partition (DPA) or one bucket feeding ``d``
+    models (FA), so an attack of budget ``b`` may change at most ``b*d`` models;
+    an attack whose affected models are more (a partitioning that is not a
+    per-sample hash, such as blocks of dataset positions) is outside the threat
+    model its certificate counts, and is rejected.
+
+    Raises
+    ------
+    ValueError
+        If ``attack.size > budget`` or ``len(affected) > budget * d``.
+    """
+    if not isinstance(attack, Attack):
+        raise TypeError(f"attack must be an Attack, got {type(attack).__name__}")
+    budget = check_int("budget", budget, min_value=0)
+    d = check_int("d", d, min_value=1)
+    n = len(np.asarray(affected))
+    if attack.size > budget:
+        raise ValueError(f"attack of size {attack.size} exceeds its budget {budget}")
+    if n > budget * d:
+        raise ValueError(
+            f"attack reaches {n} models, more than its budget {budget} allows "
+            f"({budget * d} with spread d = {d})"
+        )
+
+
+def _attacked_partitions(
+    dataset: Any, parts: Sequence[np.ndarray], attack: Attack, partition_fn: Any
+) -> tuple[np.ndarray, dict[int, np.ndarray], np.ndarray]:
+    """Affected model ids, their new partitions (indices: clean ``0..N-1``, inserted
+    ``N + j``) and the clean-index map, comparing partitions by sample identity."""
+    n = len(dataset.y_train)
+    if attack.remove.size and attack.remove.max() >= n:
+        raise ValueError(f"attack.remove must index range({n})")
+    new = attack.apply(dataset)
+    new_parts = partition_fn(new)
+    if len(new_parts) != len(parts):
+        raise ValueError("partition_fn must give as many models as parts")
+    keep = np.setdiff1d(np.arange(n), attack.remove)
+    # new index -> identity: a kept clean sample keeps its clean index, the j-th
+    # inserted sample is n + j
+    ident = np.concatenate([keep, n + np.arange(len(attack.insert_y))])
+    affected, changed = [], {}
+    for i, (a, b) in enumerate(zip(parts, new_parts)):
+        mapped = ident[np.asarray(b, dtype=np.int64)]
+        if not np.array_equal(np.asarray(a, dtype=np.int64), mapped):
+            affected.append(i)
+            changed[i] = mapped
+    return np.array(affected, dtype=np.int64), changed, ident
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class AttackResult:
+    """One attack retrained: the models it changed and their new test scores.
+
+    Attributes
+    ----------
+    affected : numpy.ndarray
+        int64 model ids whose partition changed.
+    scores : numpy.ndarray
+        float32 ``(len(rows), len(affected), C)``: their retrained scores on the
+        test rows asked for.
+    rows : numpy.ndarray
+        int64 test indices of ``scores``.
+    """
+
+    affected: np.ndarray
+    scores: np.ndarray
+    rows: np.ndarray
+
+    def patch(self, clean_scores: np.ndarray) -> np.ndarray:
+        """The attacked ensemble's scores on ``rows``: the clean columns, with the
+        affected ones replaced."""
+        out = np.array(np.asarray(clean_scores)[self.rows], copy=True)
+        out[:, self.affected] = self.scores
+        return out
+
+
+def pack_passes(affected: Sequence[Any]) -> list[list[int]]:
+    """Group attacks into training passes in which no two need the same model id.
+
+    First fit, in order: attack ``a`` joins the first pass whose claimed model ids
+    are disjoint from its own. An attack with no affected model needs no pass.
+
+    Parameters
+    ----------
+    affected : sequence of array_like of int
+        Each attack's affected model ids.
+
+    Returns
+    -------
+    list of list of int
+        Attack indices of each pass.
+    """
+    passes: list[list[int]] = []
+    claimed: list[set[int]] = []
+    for a, ids in enumerate(affected):
+        need = {int(i) for i in np.asarray(ids).reshape(-1)}
+        if not need:
+            continue
+        for p, used in enumerate(claimed):
+            if not used & need:
+                passes[p].append(a)
+                used |= need
+                break
+        else:
+            passes.append([a])
+            claimed.append(set(need))
+    return passes
+
+
+def retrain_attacks(
+    dataset: Any,
+    parts: Sequence[Any],
+    config: Any,
+    attacks: Sequence[Attack],
+    *,
+    budgets: Sequence[int] | None = None,
+    d: int = 1,
+    rows: Any = None,
+    partition_fn: Any = None,
+    train_fn: Any = None,
+) -> list[AttackResult]:
+    """Retrain the affected models of many attacks, packed into shared passes.
+
+    Model ``i``'s bits depend only on its own partition, its id and the run's
+    configuration, not on what the other slots of its group hold
+    (:mod:`ldcbook.ensemble.schedule`), so one engine pass can retrain the affected
+    models of several attacks as long as no two claim the same model id
+    (:func:`pack_passes`). Each pass trains, per model id, the partition of the
+    attack that claimed it; the pass's training set is the clean one plus every
+    inserted sample of its attacks. An attacked model is then bit for bit the model a
+    retraining of that attack's whole poisoned dataset gives.
+
+    Parameters
+    ----------
+    dataset : ldcbook.data.Dataset
+        The clean data.
+    parts : sequence of array_like of int
+        Its partitions (all models of the run, model-id order).
+    config : ldcbook.ensemble.TrainConfig
+        The run's training configuration.
+    attacks : sequence of Attack
+    budgets : sequence of int, optional
+        Each attack's budget: :func:`check_budget` rejects an attack larger than
+        its budget or reaching more than ``budget * d`` models.
+    d : int
+        FA spread (1 for DPA), for the budget check.
+    rows : array_like of int, optional
+        Test rows whose scores to keep (default all).
+    partition_fn : callable, optional
+        ``dataset -> partitions``, how the run partitions (default: DPA by
+        ``len(parts)``, i.e. :func:`ldcbook.partition.partitions` with ``k =
+        len(parts)``; pass the FA one for FA runs).
+    train_fn : callable, optional
+        ``(dataset, parts, ids) -> scores`` (default
+        :func:`ldcbook.ensemble.fit_scores` with ``config``).
+
+    Returns
+    -------
+    list of AttackResult
+        One per attack, in order.
+    """
+    from ldcbook.partition import partitions
+
+    parts = [np.asarray(p, dtype=np.int64) for p in parts]
+    attacks = list(attacks)
+    for a, att in enumerate(attacks):
+        if not isinstance(att, Attack):
+            raise TypeError(f"attacks[{a}] must be an Attack, got {type(att).__name__}")
+    if budgets is not None and len(budgets) != len(attacks):
+        raise ValueError("budgets must hold one budget per attack")
+    n_test = len(dataset.y_test)
+    if rows is None:
+        rows = np.arange(n_test)
+    rows = check_array("rows", np.asarray(rows, dtype=np.int64), ndim=1, kind="i")
+    if rows.size and (rows.min() < 0 or rows.max() >= n_test):
+        raise ValueError(f"rows must index range({n_test})")
+    if partition_fn is None:
+        def partition_fn(ds: Any) -> list[np.ndarray]:
+            return partitions(ds, len(parts))
+    if train_fn is None:
+        from ldcbook.ensemble import fit_scores
+
+        def train_fn(ds: Any, ps: Any, ids: Any) -> np.ndarray:
+            return fit_scores(ds, ps, ids, config)
+
+    plans = [_attacked_partitions(dataset, parts, att, partition_fn) for att in attacks]
+    if budgets is not None:
+        for att, b, plan in zip(attacks, budgets, plans):
+            check_budget(att, b, plan[0], d)
+    n = len(dataset.y_train)
+    shape = (len(rows), 0, int(dataset.num_classes))
+    results: list[AttackResult | None] = [
+        AttackResult(np.zeros(0, np.int64), np.zeros(shape, np.float32), rows)
+        if not plan[0].size else None for plan in plans
+    ]
+    for group in pack_passes([plan[0] for plan in plans]):
+        xs, ys, offset = [dataset.x_train], [dataset.y_train], n
+        keys = [np.asarray(dataset.train_keys, dtype=np.int64)]
+        pass_parts = list(parts)
+        ids = []
+        for a in group:
+            affected, changed, _ = plans[a]
+            att = attacks[a]
+            for i in affected.tolist():
+                mapped = changed[i]
+                pass_parts[i] = np.where(mapped >= n, mapped - n + offset, mapped)
+                ids.append(i)
+            xs.append(torch.from_numpy(att.insert_x))
+            ys.append(torch.as_tensor(att.insert_y, dtype=dataset.y_train.dtype))
+            keys.append(pixel_sums(att.insert_x).astype(np.int64) if len(att.insert_y)
+                        else np.zeros(0, np.int64))
+            offset += len(att.insert_y)
+        pass_ds = dataclasses.replace(
+            dataset, x_train=torch.cat(xs), y_train=torch.cat(ys),
+            train_keys=np.concatenate(keys))
+        order = np.sort(np.array(ids, dtype=np.int64))
+        scores = np.asarray(train_fn(pass_ds, pass_parts, order))
+        col = {int(i): c for c, i in enumerate(order)}
+        for a in group:
+            affected = plans[a][0]
+            cols = [col[int(i)] for i in affected]
+            results[a] = AttackResult(affected, scores[rows][:, cols], rows)
+    return results  # type: ignore[return-value]
+
+
 __all__ = [
+    "Attack",
+    "AttackResult",
     "affected_models",
     "attack_size",
+    "check_budget",
+    "empty_attack",
+    "near_copies",
+    "nearest_training",
     "nudge_to_bucket",
+    "pack_passes",
     "poison",
+    "reached_models",
+    "relabel",
+    "removal",
     "retrain_affected",
+    "retrain_attacks",
 ]

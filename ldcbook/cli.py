@@ -1,4 +1,4 @@
-"""Command-line interface: train base models, certify and plot a run, merge shards.
+"""Command-line interface: train base models, certify, attack and plot a run, merge shards.
 
 ``python -m ldcbook train``
     Partition a dataset by the DPA/FA hash, train every base model (all of a chunk as
@@ -18,6 +18,10 @@
     Print the certified accuracy of a finished run (book chapter on DPA, FA and ROE).
 ``python -m ldcbook plot RUN --out fig.png``
     Plot certified accuracy against attack size.
+``python -m ldcbook attack RUN --method near-copies|relabel|removal --budget B``
+    Poison a finished DPA run for real (:mod:`ldcbook.attacks`): each test point gets its
+    own attack of size at most ``B``, only the models it reaches are retrained, and the
+    attacked predictions and certificates are written into ``RUN/attacks/``.
 ``python -m ldcbook merge DEST SRC...``
     Merge the run directories of shards into one.
 
@@ -354,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("dest", type=Path, help="the merged run directory")
     merge.add_argument("sources", type=Path, nargs="+",
                        help="the shard run directories")
+    _add_attack_parser(commands)
     return parser
 
 
@@ -693,6 +698,101 @@ def _merge(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------
+# attack
+# --------------------------------------------------------------------------------------
+
+
+def _points(text: str) -> tuple[int, int]:
+    """``A:B``: the test indices ``range(A, B)``."""
+    try:
+        a, b = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected A:B such as 0:200, got {text!r}")
+    if not 0 <= a < b:
+        raise argparse.ArgumentTypeError(f"expected 0 <= A < B in A:B, got {text!r}")
+    return a, b
+
+
+def _add_attack_parser(commands: Any) -> None:
+    from ldcbook.attack_experiments import FAMILIES
+
+    attack = commands.add_parser(
+        "attack",
+        help="poison a stored DPA run for real and re-certify the attacked points",
+        description=(
+            "Attack each test point of a finished DPA run with its own attack of the\n"
+            "given family and budget (insertions + removals), aimed at its runner-up\n"
+            "class in its most vulnerable partitions; retrain only the affected base\n"
+            "models (packed into shared passes) and re-certify. Results go to\n"
+            "RUN/attacks/METHOD-bBUDGET/shard-I-of-N.npz (checksummed in a .json)."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    attack.add_argument("run", type=Path, help="the run directory (from train)")
+    attack.add_argument("--method", required=True, choices=FAMILIES,
+                        help="the attack family")
+    attack.add_argument("--budget", required=True, type=_nonnegative_int,
+                        help="attack size per point (insertions + removals)")
+    attack.add_argument("--points", type=_points, default=None, metavar="A:B",
+                        help="test indices A..B-1 to attack (default: all)")
+    attack.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
+                        help="attack only every N-th point, starting at I")
+    attack.add_argument("--device", default=None,
+                        help="training device (default: CUDA when available)")
+    attack.add_argument("--threads", type=_positive_int, default=None,
+                        help="torch CPU threads")
+    attack.add_argument("--data-root", type=Path, default=None, help="data directory")
+
+
+def _attack(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import io
+
+    import torch
+
+    from ldcbook import data, partition, store
+    from ldcbook.attack_experiments import attack_points
+    from ldcbook.ensemble import TrainConfig
+
+    if args.device is not None and args.device.startswith("cuda") and (
+            not torch.cuda.is_available()):
+        parser.error("argument --device: CUDA is not available on this machine")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    run, spec, scores, _ = _open_run(args.run, args.data_root)
+    if spec["learner"] not in NEURAL_LEARNERS or int(spec["d"]) != 1:
+        raise ValueError("attack needs a DPA run (d = 1) of a neural learner")
+    dataset = data.load(spec["dataset"], root=args.data_root)
+    parts = partition.partitions(dataset, spec["k"], spec["d"], spec["shifts"])
+    config = TrainConfig.from_dict(spec["train"]).replace(device=args.device)
+    a, b = args.points or (0, len(scores))
+    if b > len(scores):
+        raise ValueError(f"--points must lie in 0:{len(scores)}")
+    i, n = args.shard
+    points = np.arange(a, b)[i::n]
+    out = attack_points(dataset, parts, config, scores, points, args.method,
+                        args.budget)
+    buf = io.BytesIO()
+    np.savez(buf, **out)
+    payload = buf.getvalue()
+    folder = run.path / "attacks" / f"{args.method}-b{args.budget}"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"shard-{i}-of-{n}"
+    changed = out["attacked_prediction"] != out["prediction"]
+    violations = int((changed & (out["radius"] >= args.budget)).sum())
+    summary = {
+        "method": args.method, "budget": args.budget, "points": [int(a), int(b)],
+        "shard": [i, n], "attacked": len(points), "changed": int(changed.sum()),
+        "violations": violations, "file": f"{name}.npz",
+        "sha256": store._sha256(payload),
+    }
+    store.atomic_write_bytes(folder / f"{name}.npz", payload)
+    store.atomic_write_bytes(folder / f"{name}.json",
+                             (json.dumps(summary, indent=2) + "\n").encode())
+    print(json.dumps(summary))
+    return 0 if violations == 0 else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m ldcbook`` and the ``ldcbook`` script.
 
@@ -718,6 +818,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _plot(args)
         if args.command == "predict":
             return _predict(args)
+        if args.command == "attack":
+            return _attack(args, parser)
         return _merge(args)
     except (ValueError, TypeError, FileNotFoundError, FileExistsError, OSError) as err:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__

@@ -77,3 +77,140 @@ def test_poison_checks_its_inputs(digits):
         poison(digits, remove=[len(digits.y_train)])
     with pytest.raises(ValueError, match="old_parts"):
         affected_models(digits, [np.arange(3)], digits, [])
+
+
+# --------------------------------------------------------------------------------------
+# attack families, the budget, packed retraining
+# --------------------------------------------------------------------------------------
+
+from ldcbook import attack_experiments as ae  # noqa: E402
+from ldcbook.attacks import (  # noqa: E402
+    Attack,
+    check_budget,
+    near_copies,
+    nearest_training,
+    pack_passes,
+    reached_models,
+    relabel,
+    removal,
+    retrain_attacks,
+)
+
+CFG = TrainConfig(model="cnn", epochs=2, batch_size=7, lr=0.05, augment="crop", seed=3,
+                  device="cpu", group_size=4)
+
+
+def test_families_build_the_attacks_they_promise(digits):
+    k = 6
+    x = digits.x_test[0]
+    att = near_copies(x, 3, [1, 4], k, copies=2)
+    assert att.size == 4 and att.insert_y.tolist() == [3] * 4
+    assert (pixel_sums(att.insert_x) % k).tolist() == [1, 1, 4, 4]
+    assert np.abs(att.insert_x.astype(int) - x.numpy().astype(int)).max() <= 1
+    assert reached_models(att, digits, k).tolist() == [1, 4]
+    # FA: a bucket feeds d models
+    assert len(reached_models(near_copies(x, 3, [5], k * 3), digits, k, 3)) == 3
+    near = nearest_training(digits, x, 5, label=2)
+    assert (digits.y_train.numpy()[near] == 2).all()
+    dist = ((digits.x_train.numpy().reshape(len(digits.y_train), -1).astype(float)
+             - x.numpy().reshape(-1)) ** 2).sum(1)
+    other = np.setdiff1d(np.flatnonzero(digits.y_train.numpy() == 2), near)
+    assert dist[near].max() <= dist[other].min()
+    rel = relabel(digits, near[:2], 7)
+    assert rel.size == 4 and rel.family == "relabel"
+    new = rel.apply(digits)
+    assert len(new.y_train) == len(digits.y_train)
+    assert sorted(new.y_train.numpy()[-2:].tolist()) == [7, 7]
+    # a relabelled sample stays in its partition
+    assert reached_models(rel, digits, k).tolist() == sorted(
+        set((np.asarray(digits.train_keys)[near[:2]] % k).tolist()))
+    rem = removal(near[:3], (1, 8, 8))
+    assert rem.size == 3 and (rem + att).size == 7
+    with pytest.raises(ValueError, match="same sample"):
+        rem + rem
+    with pytest.raises(ValueError, match="distinct"):
+        Attack(att.insert_x, att.insert_y, np.array([1, 1]))
+    with pytest.raises(ValueError, match="buckets"):
+        near_copies(x, 3, [1, 1], k)
+
+
+def test_an_attack_reaching_more_partitions_than_its_budget_is_rejected(digits):
+    k = 6
+    one = removal([0], (1, 8, 8))
+    # by the hash, one removal reaches one partition: accepted at budget 1
+    check_budget(one, 1, reached_models(one, digits, k))
+    with pytest.raises(ValueError, match="exceeds its budget"):
+        check_budget(one, 0, [])
+    # partitions by dataset position: removing sample 0 shifts every block
+    def blocks(ds):
+        return ae.position_partitions(ds, k)
+    with pytest.raises(ValueError,
+                       match=r"reaches [56] models, more than its budget 1 "):
+        retrain_attacks(digits, blocks(digits), CFG, [one], budgets=[1],
+                        partition_fn=blocks)
+    with pytest.raises(ValueError, match="more than its budget 2 allows"):
+        check_budget(near_copies(digits.x_test[0], 1, [0, 1], 12), 2, range(5), d=2)
+
+
+def test_pack_passes_never_puts_one_model_twice_in_a_pass():
+    rng = np.random.default_rng(1)
+    sets = [rng.choice(20, size=int(rng.integers(0, 6)), replace=False)
+            for _ in range(60)]
+    passes = pack_passes(sets)
+    seen = sorted(a for p in passes for a in p)
+    assert seen == [a for a, s in enumerate(sets) if len(s)]
+    for p in passes:
+        ids = np.concatenate([sets[a] for a in p])
+        assert len(ids) == len(set(ids.tolist()))
+    assert pack_passes([[1, 2], [3], [2]]) == [[0, 1], [2]]
+
+
+def test_packed_retraining_equals_full_retraining_bit_for_bit(digits):
+    """Several attacks share passes; each is the model a full retraining gives."""
+    torch.set_num_threads(1)
+    k = 6
+    parts = partitions(digits, k)
+    clean = fit_scores(digits, parts, range(k), CFG)
+    x = digits.x_test[:3].numpy()
+    attacks = [near_copies(x[0], 1, [2], k, 2),
+               near_copies(x[1], 2, [3], k) + removal(parts[0][:2], (1, 8, 8)),
+               relabel(digits, parts[2][:1], 5)]
+    res = retrain_attacks(digits, parts, CFG, attacks, budgets=[2, 3, 2])
+    assert [r.affected.tolist() for r in res] == [[2], [0, 3], [2]]
+    assert len(pack_passes([r.affected for r in res])) == 2
+    for att, r in zip(attacks, res):
+        new = att.apply(digits)
+        full = fit_scores(new, partitions(new, k), range(k), CFG)
+        assert np.array_equal(r.patch(clean), full)
+    assert not np.array_equal(res[0].patch(clean), clean)
+
+
+def test_flip_search_and_attack_points(digits):
+    torch.set_num_threads(1)
+    k = 6
+    parts = partitions(digits, k)
+    clean = fit_scores(digits, parts, range(k), CFG)
+    pred, radius = ae.certify_votes(ae.attacked_votes(clean, ae.targets(clean, [0])[0],
+                                                      {}), 10)
+    tl = ae.targets(clean, range(40))
+    assert tl[0].prediction == pred and tl[0].radius == radius
+    for t in tl:
+        assert (clean[t.index, t.voters].argmax(1) == t.prediction).all()
+    picked = [t for t in tl if t.radius >= 1][:4]
+    res = ae.flip_search(digits, parts, CFG, clean, picked, max_copies=4, rounds=3)
+    for r in res:
+        # the certificate holds against the budget-radius attack
+        assert ae.certify_votes(r.confirm_votes, 10)[0] == r.target.prediction
+        if r.flipped:
+            assert r.size > r.target.radius
+            new = ae.run_attacks(digits, parts, CFG, clean, [r.target], [list(r.plan)])
+            votes = ae.attacked_votes(clean, r.target, new[0])
+            assert ae.certify_votes(votes, 10)[0] != r.target.prediction
+    out = ae.attack_points(digits, parts, CFG, clean, [1, 2, 3], "removal", 2)
+    assert out["size"].tolist() == [2, 2, 2] and (out["models"] <= 2).all()
+    assert (out["attacked_prediction"][out["radius"] >= 2]
+            == out["prediction"][out["radius"] >= 2]).all()
+    assert ae.runner_up(np.array([3, 5, 5, 1]), 1) == 2
+    assert ae.runner_up(np.array([5, 5, 1]), 1) == 0
+    with pytest.raises(ValueError, match="family"):
+        ae.plan_attack("nope", digits, parts, tl[0], [0])

@@ -27,7 +27,8 @@ LAYERS = {
     "ldcbook.examples": 2,
     "ldcbook.ensemble": 3,
     "ldcbook.store": 4,
-    "ldcbook.experiments": 5, "ldcbook.attacks": 5, "ldcbook.own": 5,
+    "ldcbook.experiments": 5, "ldcbook.attacks": 5, "ldcbook.attack_experiments": 5,
+    "ldcbook.own": 5,
     "ldcbook.cli": 6, "ldcbook.__main__": 6,
 }
 MODULES = sorted(PACKAGE.rglob("*.py"))

@@ -1,0 +1,410 @@
+"""Attacking trained DPA/FA runs: planning attacks on test points, and the search.
+
+Serves the chapter on real poisoning attacks and ``python -m ldcbook attack``. The
+attacks themselves and the packed retraining are :mod:`ldcbook.attacks`; this module
+decides *where* an attacker of a given budget puts its samples against one test
+point (:func:`plan_attack`), runs many such attacks (:func:`run_attacks`), and
+searches the smallest attack that changes a prediction (:func:`flip_search`).
+
+Every planned attack aims at one test point ``t`` with prediction ``y`` and
+runner-up ``c`` (the class the certificate's minimum is attained at): each poisoned
+partition should move one vote from ``y`` to ``c``, the most a poisoned sample can do
+to the DPA votes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ldcbook._checks import check_array, check_int
+from ldcbook.attacks import (
+    Attack,
+    near_copies,
+    nearest_training,
+    relabel,
+    removal,
+    retrain_attacks,
+)
+
+FAMILIES: tuple[str, ...] = ("near-copies", "relabel", "removal")
+"""Attack families of :func:`plan_attack`."""
+
+
+def runner_up(votes: np.ndarray, prediction: int) -> int:
+    """The class that needs the fewest flipped votes to win, ties to the smaller index.
+
+    ``argmin`` over ``c != prediction`` of ``N_pred - N_c - [c < pred]``: the class at
+    which the DPA certificate's minimum is attained.
+
+    Parameters
+    ----------
+    votes : numpy.ndarray
+        int ``(C,)`` vote counts.
+    prediction : int
+
+    Returns
+    -------
+    int
+    """
+    v = check_array("votes", np.asarray(votes), ndim=1, kind="i").astype(np.int64)
+    y = check_int("prediction", prediction, min_value=0, max_value=len(v) - 1)
+    gap = v[y] - v - (np.arange(len(v)) < y)
+    gap[y] = np.iinfo(np.int64).max
+    return int(np.argmin(gap))
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """A test point under attack.
+
+    Attributes
+    ----------
+    index : int
+        Its test index.
+    prediction, runner_up, radius : int
+        The clean ensemble's prediction, runner-up class and DPA radius.
+    voters : numpy.ndarray
+        int64 model ids voting for the prediction, the most vulnerable first
+        (smallest score margin between prediction and runner-up).
+    """
+
+    index: int
+    prediction: int
+    runner_up: int
+    radius: int
+    voters: np.ndarray
+
+
+def targets(scores: np.ndarray, indices: Sequence[int]) -> list[Target]:
+    """The :class:`Target` of each test point ``indices`` of a DPA run's scores.
+
+    Parameters
+    ----------
+    scores : numpy.ndarray
+        ``(n_test, k, C)`` of the clean run, model-id order.
+    indices : sequence of int
+        Test indices.
+
+    Returns
+    -------
+    list of Target
+    """
+    from ldcbook.certify import count_votes, dpa, votes_from_scores
+
+    s = np.asarray(scores)
+    if s.ndim != 3:
+        raise ValueError(f"scores must be (n_test, models, C), got shape {s.shape}")
+    idx = check_array("indices", np.asarray(indices, dtype=np.int64), ndim=1, kind="i")
+    if idx.size and (idx.min() < 0 or idx.max() >= len(s)):
+        raise ValueError(f"indices must index range({len(s)})")
+    votes = votes_from_scores(s[idx])
+    counts = count_votes(votes, s.shape[2])
+    pred, radius = dpa(counts)
+    out = []
+    for row, t in enumerate(idx.tolist()):
+        y, c = int(pred[row]), runner_up(counts[row], int(pred[row]))
+        voters = np.flatnonzero(votes[row] == y)
+        margin = s[t, voters, y] - s[t, voters, c]
+        out.append(Target(t, y, c, int(radius[row]),
+                          voters[np.lexsort((voters, margin))].astype(np.int64)))
+    return out
+
+
+def plan_attack(
+    family: str, dataset: Any, parts: Sequence[Any], target: Target,
+    models: Sequence[int], copies: int = 1,
+) -> Attack:
+    """An attack of one family on ``target`` that poisons the partitions ``models``.
+
+    ``"near-copies"``: ``copies`` near-copies of the target labelled with its runner-up,
+    steered into each partition (size ``copies * len(models)``). ``"relabel"``: in each
+    partition, the ``copies`` training samples of the predicted class nearest to the
+    target get the runner-up label (size ``2 * copies * len(models)``).
+    ``"removal"``: in each partition, the ``copies`` nearest samples of the predicted
+    class are removed (size ``copies * len(models)``). DPA partitions (``modulus =
+    len(parts)``).
+
+    Returns
+    -------
+    Attack
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    ids = check_array("models", np.asarray(models, dtype=np.int64), ndim=1, kind="i")
+    copies = check_int("copies", copies, min_value=1)
+    x = dataset.x_test[target.index]
+    if family == "near-copies":
+        return near_copies(x, target.runner_up, ids, len(parts), copies)
+    picked = [nearest_training(dataset, x, copies, among=parts[i],
+                               label=target.prediction) for i in ids.tolist()]
+    idx = np.concatenate(picked) if picked else np.zeros(0, np.int64)
+    if family == "relabel":
+        return relabel(dataset, idx, target.runner_up)
+    return removal(idx, tuple(dataset.x_train.shape[1:]))
+
+
+def cost(family: str, copies: int = 1) -> int:
+    """Attack size per poisoned partition of :func:`plan_attack`."""
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    return check_int("copies", copies, min_value=1) * (2 if family == "relabel" else 1)
+
+
+def attacked_votes(
+    clean_scores: np.ndarray, target: Target, changed: dict[int, np.ndarray]
+) -> np.ndarray:
+    """Votes on ``target`` after an attack: the clean models, with those in
+    ``changed`` (model id -> its retrained ``(C,)`` scores on the target) replaced.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 ``(models,)`` votes (-1 abstains).
+    """
+    from ldcbook.certify import votes_from_scores
+
+    s = np.array(clean_scores[target.index], copy=True)
+    for i, v in changed.items():
+        s[i] = v
+    return votes_from_scores(s[None])[0]
+
+
+def certify_votes(votes: np.ndarray, num_classes: int) -> tuple[int, int]:
+    """DPA prediction and radius of one point's votes."""
+    from ldcbook.certify import count_votes, dpa
+
+    pred, radius = dpa(count_votes(np.asarray(votes)[None], num_classes))
+    return int(pred[0]), int(radius[0])
+
+
+def balanced_models(
+    tlist: Sequence[Target], counts: Sequence[int], num_models: int
+) -> list[np.ndarray]:
+    """Choose ``counts[j]`` voters of each target so that model ids are used evenly.
+
+    Packed retraining needs one pass per use of the busiest model id; among each
+    target's voters, the least used so far are taken first, the most vulnerable
+    (smallest margin) first among equals.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The chosen model ids per target.
+    """
+    use = np.zeros(check_int("num_models", num_models, min_value=1), np.int64)
+    out = []
+    for tgt, q in zip(tlist, counts):
+        q = check_int("counts", q, min_value=0)
+        rank = np.arange(len(tgt.voters))
+        order = np.lexsort((rank, use[tgt.voters]))
+        chosen = tgt.voters[order[:q]]
+        use[chosen] += 1
+        out.append(np.sort(chosen))
+    return out
+
+
+def run_attacks(
+    dataset: Any, parts: Sequence[Any], config: Any, clean_scores: np.ndarray,
+    tlist: Sequence[Target], plans: Sequence[Sequence[tuple[int, int]]],
+    family: str = "near-copies", **retrain: Any,
+) -> list[dict[tuple[int, int], np.ndarray]]:
+    """Retrain the per-partition poisonings of many targets in packed passes.
+
+    ``plans[j]`` lists ``(model id, copies)`` pairs for target ``j``: the attack on
+    ``tlist[j]`` that poisons those partitions. Each pair is retrained once, as the
+    one-partition attack :func:`plan_attack` builds; a model depends on its own
+    partition alone, so the attacked ensemble's votes on a target are the clean
+    votes with the retrained models swapped in (:func:`attacked_votes`), bit for bit
+    what retraining the whole poisoned dataset gives.
+
+    Returns
+    -------
+    list of dict
+        Per target, ``(model id, copies) -> (C,)`` retrained scores on the target.
+    """
+    jobs, owners = [], []
+    for j, (tgt, plan) in enumerate(zip(tlist, plans)):
+        for i, m in plan:
+            jobs.append(plan_attack(family, dataset, parts, tgt, [i], m))
+            owners.append((j, int(i), int(m)))
+    rows = np.unique([t.index for t in tlist]).astype(np.int64)
+    results = retrain_attacks(dataset, parts, config, jobs,
+                              budgets=[a.size for a in jobs], rows=rows, **retrain)
+    out: list[dict[tuple[int, int], np.ndarray]] = [{} for _ in tlist]
+    for (j, i, m), res in zip(owners, results):
+        if res.affected.tolist() != [i]:
+            raise RuntimeError(f"the attack on model {i} changed models "
+                               f"{res.affected.tolist()}")
+        row = int(np.searchsorted(rows, tlist[j].index))
+        out[j][(i, m)] = res.scores[row, 0]
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchResult:
+    """The smallest attack found on one target by :func:`flip_search`.
+
+    Attributes
+    ----------
+    target : Target
+    plan : tuple of (int, int)
+        ``(model id, copies)`` of the final attack.
+    size : int
+        Its size (``-1`` when nothing found within the search's limits).
+    flipped : bool
+        Whether it changes the prediction.
+    confirm_votes : numpy.ndarray
+        The votes on the target under the budget-``radius`` attack: one near-copy in
+        each of the first ``radius`` partitions of the first round.
+    copies_to_flip : dict
+        Model id -> the fewest copies found that flip its vote to the runner-up
+        (absent when none within ``max_copies``).
+    """
+
+    target: Target
+    plan: tuple[tuple[int, int], ...]
+    size: int
+    flipped: bool
+    confirm_votes: np.ndarray
+    copies_to_flip: dict[int, int]
+
+
+def flip_search(
+    dataset: Any, parts: Sequence[Any], config: Any, clean_scores: np.ndarray,
+    tlist: Sequence[Target], *, max_copies: int = 8, rounds: int = 4, **retrain: Any,
+) -> list[SearchResult]:
+    """The smallest near-copy attack found that changes each target's prediction.
+
+    Round 1 poisons ``radius + 1`` of the target's voters with one near-copy each
+    (labelled with the runner-up): if each flips its vote, the prediction changes,
+    since the certificate's gap closes by 2 per flipped vote. A partition whose model
+    did not flip gets twice the copies in the next round (up to ``max_copies``, then
+    it is replaced by another voter); ``rounds`` rounds at most. All retraining of a
+    round is packed into shared passes (:func:`run_attacks`). The first ``radius``
+    partitions of round 1 form the budget-``radius`` attack that checks the
+    certificate (:attr:`SearchResult.confirm_votes`).
+
+    Returns
+    -------
+    list of SearchResult
+    """
+    max_copies = check_int("max_copies", max_copies, min_value=1)
+    rounds = check_int("rounds", rounds, min_value=1)
+    nc = int(dataset.num_classes)
+    tlist = list(tlist)
+    chosen = balanced_models(tlist, [t.radius + 1 for t in tlist], len(parts))
+    plans = [[(int(i), 1) for i in ids] for ids in chosen]
+    seen: list[dict[tuple[int, int], np.ndarray]] = [{} for _ in tlist]
+    done = [False] * len(tlist)
+    used = [set(int(i) for i in ids) for ids in chosen]
+    confirm = [np.zeros(0)] * len(tlist)
+    for rnd in range(rounds):
+        todo = [j for j in range(len(tlist)) if not done[j]]
+        if not todo:
+            break
+        new = [[p for p in plans[j] if p not in seen[j]] for j in todo]
+        got = run_attacks(dataset, parts, config, clean_scores,
+                          [tlist[j] for j in todo], new, **retrain)
+        for j, g in zip(todo, got):
+            seen[j].update(g)
+            tgt = tlist[j]
+            if rnd == 0:
+                first = chosen[j][: tgt.radius]
+                confirm[j] = attacked_votes(clean_scores, tgt,
+                                            {i: seen[j][(int(i), 1)] for i in first})
+            changed = {i: seen[j][(i, m)] for i, m in plans[j]}
+            votes = attacked_votes(clean_scores, tgt, changed)
+            if certify_votes(votes, nc)[0] != tgt.prediction:
+                done[j] = True
+                continue
+            nxt = []
+            for i, m in plans[j]:
+                if int(np.argmax(seen[j][(i, m)])) == tgt.runner_up:
+                    nxt.append((i, m))
+                elif 2 * m <= max_copies:
+                    nxt.append((i, 2 * m))
+                else:
+                    spare = [int(v) for v in tgt.voters if int(v) not in used[j]]
+                    if spare:
+                        used[j].add(spare[0])
+                        nxt.append((spare[0], 1))
+            plans[j] = nxt
+    out = []
+    for j, tgt in enumerate(tlist):
+        flips: dict[int, int] = {}
+        for (i, m), s in sorted(seen[j].items()):
+            if int(np.argmax(s)) == tgt.runner_up and i not in flips:
+                flips[i] = m
+        size = sum(m for _, m in plans[j]) if done[j] else -1
+        out.append(SearchResult(tgt, tuple(plans[j]), size, done[j], confirm[j], flips))
+    return out
+
+
+def attack_points(
+    dataset: Any, parts: Sequence[Any], config: Any, clean_scores: np.ndarray,
+    points: Sequence[int], family: str, budget: int, **retrain: Any,
+) -> dict[str, np.ndarray]:
+    """Attack each test point with its own budget-``budget`` attack of one family.
+
+    The attack poisons the most vulnerable voters of the point (one sample each;
+    ``budget // 2`` partitions for ``"relabel"``, whose samples cost 2), is checked
+    against its budget, retrained in packed passes, and the point re-certified: the
+    computation of ``python -m ldcbook attack``.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        ``points``, ``prediction``, ``radius`` (clean), ``attacked_prediction``,
+        ``attacked_radius``, ``size``, ``models`` (poisoned partitions), all int64.
+    """
+    budget = check_int("budget", budget, min_value=0)
+    tlist = targets(clean_scores, points)
+    per = cost(family)
+    plans = [[(int(i), 1) for i in t.voters[: budget // per]] for t in tlist]
+    got = run_attacks(dataset, parts, config, clean_scores, tlist, plans, family,
+                      **retrain)
+    nc = int(dataset.num_classes)
+    rows = []
+    for t, plan, g in zip(tlist, plans, got):
+        votes = attacked_votes(clean_scores, t, {i: g[(i, m)] for i, m in plan})
+        rows.append((t.index, t.prediction, t.radius, *certify_votes(votes, nc),
+                     per * len(plan), len(plan)))
+    names = ("points", "prediction", "radius", "attacked_prediction",
+             "attacked_radius", "size", "models")
+    arr = np.array(rows, dtype=np.int64).reshape(len(rows), len(names))
+    return {n: arr[:, c] for c, n in enumerate(names)}
+
+
+def position_partitions(dataset: Any, k: int) -> list[np.ndarray]:
+    """The assumption broken on purpose: partitions by dataset position, not content.
+
+    Model ``i`` trains on the samples at positions ``j`` with ``j % k == i``. Removing
+    the sample at position ``p`` moves every later sample to the previous model, so a
+    single poisoned sample reaches every model after the one it left: the DPA
+    certificate, which counts one model per poison, no longer holds.
+    """
+    k = check_int("k", k, min_value=1)
+    n = len(dataset.y_train)
+    return [np.arange(i, n, k, dtype=np.int64) for i in range(k)]
+
+
+__all__ = [
+    "FAMILIES",
+    "SearchResult",
+    "Target",
+    "attack_points",
+    "attacked_votes",
+    "balanced_models",
+    "certify_votes",
+    "cost",
+    "flip_search",
+    "plan_attack",
+    "position_partitions",
+    "run_attacks",
+    "runner_up",
+    "targets",
+]
