@@ -17,22 +17,8 @@ from ldcbook.data import load
 from ldcbook.ensemble import TrainConfig
 from ldcbook.partition import partitions
 
-TRAIN = ["train", "--dataset", "digits", "--k", "5", "--learner", "cnn", "--scale",
-         "smoke", "--epochs", "1", "--no-progress", "--threads", "1"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def restore_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "dpa"
-    assert main(TRAIN + ["--out", str(out)]) == 0
-    return out
+# the same smoke run and thread guard as the other command-line tests
+from test_cli import restore_threads, run_dir  # noqa: F401  (fixtures)
 
 
 def _load(folder, name):
