@@ -48,8 +48,12 @@ book: $(STAMP) $(WIDGET_JS)
 test: $(STAMP)
 	$(MAKE) --no-print-directory pytest nbval nbval-portable build-check
 
+# The end-to-end runs of the full-scale branches execute whole chapters in kernels of
+# their own: run alone, after the others, so that they do not compete for the cores
+# with a second test worker (measured: 46 s alone, up to 346 s beside other tests).
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --ignore=tests/test_fullscale.py tests
+	$(BIN)/python -m pytest tests/test_fullscale.py
 
 nbval: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile \
