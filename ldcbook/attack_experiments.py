@@ -379,6 +379,125 @@ def attack_points(
     return {n: arr[:, c] for c, n in enumerate(names)}
 
 
+def fa_plan(
+    votes: np.ndarray, num_classes: int, k: int, d: int, shifts: Sequence[int]
+) -> tuple[int, int, int, np.ndarray]:
+    """Where an attacker poisons one point of an FA run: the heaviest buckets.
+
+    For the FA certificate (:func:`ldcbook.certify.fa`) of one point with plurality
+    ``y``: for each class ``c``, bucket ``h`` weighs ``w_h``, the sum over its ``d``
+    models of ``1 + [v = y] - [v = c]`` (what switching them all to ``c`` takes off
+    the gap ``N_y - N_c - [c < y]``), and ``r_c`` is the largest ``r`` whose ``r``
+    heaviest buckets fit in the gap. The radius is ``min_c r_c``, attained at the
+    class ``c`` returned here (the smallest such); an attack that switches the
+    models of the ``r + 1`` heaviest buckets of ``c`` to ``c`` changes the prediction.
+
+    Parameters
+    ----------
+    votes : numpy.ndarray
+        int ``(k*d,)`` votes of the point's models, model-id order (-1 abstains).
+    num_classes, k, d : int
+    shifts : sequence of int
+        The run's FA shifts.
+
+    Returns
+    -------
+    prediction, radius, target_class : int
+    buckets : numpy.ndarray
+        int64 bucket ids, heaviest for ``target_class`` first (ties: smaller id).
+    """
+    from ldcbook.certify import fa
+
+    k = check_int("k", k, min_value=1)
+    d = check_int("d", d, min_value=1)
+    nc = check_int("num_classes", num_classes, min_value=2)
+    v = check_array("votes", np.asarray(votes), ndim=1, kind="i").astype(np.int64)
+    if len(v) != k * d:
+        raise ValueError(f"votes must hold k*d = {k * d} votes, got {len(v)}")
+    s = np.asarray(shifts, dtype=np.int64)
+    pred, radius = (int(a[0]) for a in fa(v[None], nc, d, s))
+    counts = np.bincount(v[v >= 0], minlength=nc)
+    feeds = (np.arange(k * d)[:, None] + s[None, :]) % (k * d)  # (buckets, d)
+    best: tuple[int, int, np.ndarray] | None = None
+    for c in range(nc):
+        if c == pred:
+            continue
+        w = (1 + (v[feeds] == pred) - (v[feeds] == c)).sum(axis=1)
+        order = np.lexsort((np.arange(k * d), -w))
+        gap = counts[pred] - counts[c] - int(c < pred)
+        r_c = int(np.searchsorted(np.cumsum(w[order]), gap, side="right"))
+        if best is None or r_c < best[0]:
+            best = (r_c, c, order)
+    if best is None or best[0] != radius:  # the certificate's own computation
+        raise RuntimeError(f"bucket weights give radius {best and best[0]}, "
+                           f"ldcbook.certify.fa gives {radius}")
+    return pred, radius, best[1], best[2].astype(np.int64)
+
+
+def fa_attack_points(
+    dataset: Any, config: Any, clean_scores: np.ndarray, points: Sequence[int],
+    k: int, d: int, shifts: Sequence[int], extras: Sequence[int] = (0,),
+    **retrain: Any,
+) -> dict[str, np.ndarray]:
+    """Attack points of an FA run: near-copies in the ``radius + e`` heaviest buckets.
+
+    For each point and each ``e`` of ``extras``, one near-copy of the point labelled
+    with the class at which its FA radius is attained goes into each of the
+    ``radius + e`` heaviest buckets (:func:`fa_plan`): an attack of size
+    ``radius + e`` reaching at most ``(radius + e) * d`` models. ``e = 0`` is the
+    strongest attack the certificate rules out; ``e = 1`` the least that could
+    break it. All attacks are retrained in packed passes
+    (:func:`ldcbook.attacks.retrain_attacks`, with the FA partitioning and its budget
+    check) and the points re-certified by FA.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        ``points``, ``prediction``, ``radius``, ``target_class`` (int64 ``(n,)``);
+        ``size``, ``models``, ``attacked_prediction``, ``attacked_radius`` (int64
+        ``(n, len(extras))``).
+    """
+    from ldcbook.certify import fa, votes_from_scores
+    from ldcbook.partition import partitions
+
+    pts = check_array("points", np.asarray(points, dtype=np.int64), ndim=1, kind="i")
+    ext = check_array("extras", np.asarray(extras, dtype=np.int64), ndim=1, kind="i")
+    if ext.size and ext.min() < 0:
+        raise ValueError("extras must be >= 0")
+    s = np.asarray(shifts, dtype=np.int64)
+    nc = int(dataset.num_classes)
+    scores = np.asarray(clean_scores)
+    if scores.ndim != 3 or scores.shape[1] != k * d:
+        raise ValueError(f"clean_scores must be (n_test, k*d = {k * d}, C), got "
+                         f"shape {scores.shape}")
+    plans = [fa_plan(v, nc, k, d, s) for v in votes_from_scores(scores[pts])]
+    jobs, budgets = [], []
+    for t, (_, r, c, order) in zip(pts.tolist(), plans):
+        for e in ext.tolist():
+            buckets = order[: r + e]
+            jobs.append(near_copies(dataset.x_test[t], c, buckets, k * d))
+            budgets.append(len(buckets))
+    rows = np.unique(pts)
+    results = retrain_attacks(
+        dataset, partitions(dataset, k, d, s), config, jobs, budgets=budgets, d=d,
+        rows=rows, partition_fn=lambda ds: partitions(ds, k, d, s), **retrain)
+    shape = (len(pts), len(ext))
+    out = {name: np.zeros(shape, np.int64) for name in
+           ("size", "models", "attacked_prediction", "attacked_radius")}
+    for j, (res, b) in enumerate(zip(results, budgets)):
+        p, q = divmod(j, len(ext))
+        row = int(np.searchsorted(rows, pts[p]))
+        votes = votes_from_scores(res.patch(scores)[row][None])
+        pred, radius = fa(votes, nc, d, s)
+        out["size"][p, q], out["models"][p, q] = b, len(res.affected)
+        out["attacked_prediction"][p, q] = int(pred[0])
+        out["attacked_radius"][p, q] = int(radius[0])
+    out["points"] = pts
+    for c, name in enumerate(("prediction", "radius", "target_class")):
+        out[name] = np.array([plan[c] for plan in plans], dtype=np.int64)
+    return out
+
+
 def position_partitions(dataset: Any, k: int) -> list[np.ndarray]:
     """The assumption broken on purpose: partitions by dataset position, not content.
 
@@ -392,6 +511,24 @@ def position_partitions(dataset: Any, k: int) -> list[np.ndarray]:
     return [np.arange(i, n, k, dtype=np.int64) for i in range(k)]
 
 
+def whole_set_stats(dataset: Any) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The assumption broken on purpose: normalisation fitted on the whole training set.
+
+    Per-channel mean and standard deviation of every training image, in ``[0, 1]``
+    units, as ``TrainConfig.norm_stats`` takes them. A run normalised so has every
+    base model depend on every training sample, through these two numbers: one
+    inserted sample moves them and changes every model, and the DPA certificate,
+    which counts one model per poison, no longer holds.
+    """
+    from ldcbook.partition import channel_stats
+
+    x = getattr(dataset, "x_train", None)
+    if x is None:
+        raise TypeError("dataset must have x_train (uint8 images (N, C, H, W))")
+    mean, std = channel_stats(x)
+    return tuple(float(v) for v in mean), tuple(float(v) for v in std)
+
+
 __all__ = [
     "FAMILIES",
     "SearchResult",
@@ -401,10 +538,13 @@ __all__ = [
     "balanced_models",
     "certify_votes",
     "cost",
+    "fa_attack_points",
+    "fa_plan",
     "flip_search",
     "plan_attack",
     "position_partitions",
     "run_attacks",
     "runner_up",
     "targets",
+    "whole_set_stats",
 ]

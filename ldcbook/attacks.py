@@ -580,7 +580,11 @@ def retrain_attacks(
     d : int
         FA spread (1 for DPA), for the budget check.
     rows : array_like of int, optional
-        Test rows whose scores to keep (default all).
+        Test rows to evaluate the retrained models on (default all). Only these rows
+        are evaluated: the training of every model is the same bits either way, and
+        its scores on a row come from a kernel call over these rows (padded to the
+        configuration's ``eval_batch_size``), so they may differ from those of the
+        full test set in the last bits on some machines; votes are what matters.
     partition_fn : callable, optional
         ``dataset -> partitions``, how the run partitions (default: DPA by
         ``len(parts)``, i.e. :func:`ldcbook.partition.partitions` with ``k =
@@ -619,6 +623,8 @@ def retrain_attacks(
             return fit_scores(ds, ps, ids, config)
 
     plans = [_attacked_partitions(dataset, parts, att, partition_fn) for att in attacks]
+    sel = torch.from_numpy(rows)
+    test_rows = dict(x_test=dataset.x_test[sel], y_test=dataset.y_test[sel])
     if budgets is not None:
         for att, b, plan in zip(attacks, budgets, plans):
             check_budget(att, b, plan[0], d)
@@ -647,14 +653,14 @@ def retrain_attacks(
             offset += len(att.insert_y)
         pass_ds = dataclasses.replace(
             dataset, x_train=torch.cat(xs), y_train=torch.cat(ys),
-            train_keys=np.concatenate(keys))
+            train_keys=np.concatenate(keys), **test_rows)
         order = np.sort(np.array(ids, dtype=np.int64))
         scores = np.asarray(train_fn(pass_ds, pass_parts, order))
         col = {int(i): c for c, i in enumerate(order)}
         for a in group:
             affected = plans[a][0]
             cols = [col[int(i)] for i in affected]
-            results[a] = AttackResult(affected, scores[rows][:, cols], rows)
+            results[a] = AttackResult(affected, scores[:, cols], rows)
     return results  # type: ignore[return-value]
 
 

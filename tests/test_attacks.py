@@ -15,7 +15,7 @@ from ldcbook.attacks import (
 )
 from ldcbook.data import load
 from ldcbook.ensemble import TrainConfig, fit_scores
-from ldcbook.partition import partitions, pixel_sums
+from ldcbook.partition import channel_stats, partitions, pixel_sums
 
 
 def test_nudge_to_bucket_reaches_the_residue_with_the_fewest_changes():
@@ -214,3 +214,70 @@ def test_flip_search_and_attack_points(digits):
     assert ae.runner_up(np.array([5, 5, 1]), 1) == 0
     with pytest.raises(ValueError, match="family"):
         ae.plan_attack("nope", digits, parts, tl[0], [0])
+
+
+def test_retraining_evaluates_only_the_rows_asked_for(digits):
+    torch.set_num_threads(1)
+    k = 6
+    parts = partitions(digits, k)
+    attacks = [near_copies(digits.x_test[0].numpy(), 1, [2], k),
+               removal(parts[4][:1], (1, 8, 8))]
+    whole = retrain_attacks(digits, parts, CFG, attacks)
+    rows = np.array([7, 0, 31])
+    some = retrain_attacks(digits, parts, CFG, attacks, rows=rows)
+    for w, s in zip(whole, some):
+        assert s.scores.shape == (3, 1, 10) and s.rows.tolist() == rows.tolist()
+        # the same trained models: equal scores up to the rounding of another shape
+        assert np.abs(s.scores - w.scores[rows]).max() < 1e-5
+        assert (s.scores.argmax(-1) == w.scores[rows].argmax(-1)).all()
+
+
+def test_whole_set_normalisation_couples_every_model(digits):
+    """The broken assumption of the attacks chapter: statistics of the whole set."""
+    torch.set_num_threads(1)
+    k = 6
+    white = Attack(np.full((1, 1, 8, 8), 255, np.uint8), np.array([0]),
+                   np.zeros(0, np.int64))
+    poisoned = white.apply(digits)
+    stats = ae.whole_set_stats(digits)
+    mean, std = (float(v[0]) for v in channel_stats(digits.x_train))
+    assert stats == ((mean,), (std,))
+    assert ae.whole_set_stats(poisoned)[0][0] > mean  # a white image moves the mean
+    before = fit_scores(digits, partitions(digits, k), range(k),
+                        CFG.replace(norm_stats=stats))
+    after = fit_scores(poisoned, partitions(poisoned, k), range(k),
+                       CFG.replace(norm_stats=ae.whole_set_stats(poisoned)))
+    changed = [not np.array_equal(before[:, i], after[:, i]) for i in range(k)]
+    assert all(changed)  # one insertion reached every model
+    # with each model's own statistics it reaches one
+    own = retrain_attacks(digits, partitions(digits, k), CFG, [white], budgets=[1])
+    assert len(own[0].affected) == 1
+    with pytest.raises(TypeError, match="dataset"):
+        ae.whole_set_stats(object())
+
+
+def test_fa_attacks_respect_the_fa_certificate(digits):
+    torch.set_num_threads(1)
+    from ldcbook.certify import fa, fa_shifts, votes_from_scores
+
+    k, d = 3, 2
+    shifts = fa_shifts(k, d)
+    parts = partitions(digits, k, d, shifts)
+    clean = fit_scores(digits, parts, range(k * d), CFG)
+    votes = votes_from_scores(clean)
+    pred, radius = fa(votes, 10, d, shifts)
+    for t in range(20):  # the plan's radius is the certificate's
+        p, r, c, order = ae.fa_plan(votes[t], 10, k, d, shifts)
+        assert (p, r) == (pred[t], radius[t]) and c != p
+        assert sorted(order.tolist()) == list(range(k * d))
+    pts = np.flatnonzero(radius >= 1)[:6]
+    out = ae.fa_attack_points(digits, CFG, clean, pts, k, d, shifts, extras=(0, 1))
+    assert out["size"].tolist() == [[r, r + 1] for r in radius[pts].tolist()]
+    assert (out["models"] <= out["size"] * d).all() and (out["models"][:, 0] >= 1).all()
+    # within the radius the prediction holds; one bucket more may break it
+    assert (out["attacked_prediction"][:, 0] == pred[pts]).all()
+    assert (out["attacked_radius"][:, 0] < radius[pts] + 1).all()
+    with pytest.raises(ValueError, match="k\\*d"):
+        ae.fa_attack_points(digits, CFG, clean[:, :4], pts, k, d, shifts)
+    with pytest.raises(ValueError, match="extras"):
+        ae.fa_attack_points(digits, CFG, clean, pts, k, d, shifts, extras=(-1,))

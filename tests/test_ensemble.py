@@ -281,3 +281,27 @@ def test_autoaugment_workers_change_nothing(digits, parts):
     alone = fit_scores(digits, parts, [0, 3], cfg)
     pooled = fit_scores(digits, parts, [0, 3], cfg.replace(augment_workers=2))
     assert np.array_equal(alone, pooled)
+
+
+def test_fixed_normalisation_statistics(digits, parts):
+    stats = ((0.25,), (0.3,))
+    cfg = _config(epochs=1, norm_stats=stats)
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    ids = [0, 4]
+    for train in (train_ensemble, train_one_at_a_time):
+        state = train(digits, parts, ids, cfg, progress=False)
+        assert torch.equal(state.mean, torch.full((2, 1), 0.25))
+        assert torch.equal(state.std, torch.full((2, 1), 0.3))
+    # by default each model has its partition's own statistics
+    own = train_ensemble(digits, parts, ids, _config(epochs=1), progress=False)
+    assert not torch.equal(own.mean[0], own.mean[1])
+    scores = predict_scores(state, digits.x_test)
+    other = fit_scores(digits, parts, ids, cfg.replace(norm_stats=((0.2,), (0.3,))))
+    assert not np.array_equal(other, fit_scores(digits, parts, ids, cfg))
+    assert np.isfinite(scores).all()
+    for bad, err in [(((0.1,), (0.0,)), ValueError), (((0.1,), (0.2, 0.3)), TypeError),
+                     ((0.1, 0.2), TypeError), ((("a",), (0.2,)), TypeError)]:
+        with pytest.raises(err, match="norm_stats"):
+            _config(norm_stats=bad)
+    with pytest.raises(ValueError, match="norm_stats"):
+        fit_scores(digits, parts, ids, _config(norm_stats=((0.1, 0.1), (0.2, 0.2))))

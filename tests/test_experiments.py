@@ -388,4 +388,7 @@ def test_shrink_grid_keeps_the_shape_at_a_tiny_size(dataset):
 def test_spec_takes_the_evaluation_batch():
     spec = ex.experiment_spec("digits", 4, eval_batch_size=24)
     assert spec["train"]["eval_batch_size"] == 24
-    assert ex.experiment_spec("digits", 4)["train"]["eval_batch_size"] == 1000
+    # the CPU scales evaluate in passes of 100, the full scale in passes of 1,000
+    assert ex.experiment_spec("digits", 4)["train"]["eval_batch_size"] == 100
+    full = ex.experiment_spec("digits", 4, scale="full")
+    assert full["train"]["eval_batch_size"] == 1000

@@ -8,7 +8,8 @@ convolutions and batched matrix products. Each model nevertheless sees exactly w
 it would see if trained on its own:
 
 * its own partition, in content order, normalised by its own per-channel mean and
-  standard deviation (also applied to its test inputs);
+  standard deviation (also applied to its test inputs; or by fixed statistics from
+  outside the training set, ``TrainConfig.norm_stats``);
 * its own random stream: a :class:`torch.Generator` seeded from ``(seed, model id)``
   draws its initial weights, its per-epoch shuffle and its augmentations;
 * its own BatchNorm statistics and running averages, and its own SGD momentum;
@@ -254,7 +255,15 @@ class _Images:
         return self.finish(self.submit(rows, params, valid))
 
 
-def _partition_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _partition_stats(
+    x: torch.Tensor, config: TrainConfig | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    if config is not None and config.norm_stats is not None:  # fixed from outside
+        mean, std = (torch.tensor(v, dtype=torch.float32) for v in config.norm_stats)
+        if len(mean) != x.shape[1]:
+            raise ValueError(f"config.norm_stats must hold {x.shape[1]} values per "
+                             f"statistic (the images' channels), got {len(mean)}")
+        return mean, std.clamp_min(STD_FLOOR)
     if len(x) == 0:  # an empty partition: its model is never trained
         c = x.shape[1]
         return torch.zeros(c), torch.ones(c)
@@ -477,7 +486,7 @@ class _Chunk:
         xs, ys, means, stds = [], [], [], []
         for p in idx:
             xp = dataset.x_train[torch.from_numpy(p)]
-            m, s = _partition_stats(xp)
+            m, s = _partition_stats(xp, config)
             means.append(m)
             stds.append(s)
             xs.append(xp)
@@ -964,7 +973,7 @@ def train_one_at_a_time(
             model = model.to(memory_format=torch.channels_last)
         idx = torch.from_numpy(part)
         x_raw = dataset.x_train[idx]
-        mean, std = _partition_stats(x_raw)
+        mean, std = _partition_stats(x_raw, config)
         means.append(mean)
         stds.append(std)
         n = len(part)
