@@ -281,3 +281,34 @@ def test_fa_attacks_respect_the_fa_certificate(digits):
         ae.fa_attack_points(digits, CFG, clean[:, :4], pts, k, d, shifts)
     with pytest.raises(ValueError, match="extras"):
         ae.fa_attack_points(digits, CFG, clean, pts, k, d, shifts, extras=(-1,))
+
+
+def test_fa_plan_names_the_buckets_that_break_the_certificate():
+    """On votes alone: switching the models of the r + 1 heaviest buckets of the
+    plan's class to it changes the FA prediction; those of r buckets never do."""
+    from ldcbook.certify import fa, fa_shifts
+
+    rng = np.random.default_rng(4)
+    k, d, nc = 10, 4, 5
+    shifts = fa_shifts(k, d)
+    feeds = (np.arange(k * d)[:, None] + shifts[None, :]) % (k * d)
+    broke = 0
+    for _ in range(300):
+        p = rng.dirichlet(np.ones(nc) * 0.7)
+        votes = rng.choice(nc, size=k * d, p=p)
+        pred, r, c, order = ae.fa_plan(votes, nc, k, d, shifts)
+        assert (pred, r) == tuple(int(a[0]) for a in fa(votes[None], nc, d, shifts))
+        for extra in (0, 1):
+            if r + extra > k * d:
+                continue
+            models = feeds[order[: r + extra]].ravel()
+            v = votes.copy()
+            v[models] = c
+            after = int(fa(v[None], nc, d, shifts)[0][0])
+            if extra == 0:
+                assert after == pred  # the certificate
+            elif len(np.unique(models)) == len(models):
+                # buckets without a shared model lower the gap by their weights
+                assert after != pred
+            broke += extra == 1 and after != pred
+    assert broke > 150  # buckets that share models make the radius loose
