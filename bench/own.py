@@ -1,4 +1,4 @@
-"""Own learners (``train --learner package.module:factory``): in groups against one at a time.
+r"""Own learners (``train --learner M:F``): trained in groups against one at a time.
 
 Trains the same run twice with :func:`ldcbook.own.train_own`, once on the grouped path
 (:func:`ldcbook.own.train_group`: the members of a group stacked in a
@@ -12,7 +12,8 @@ and shuffles, so they differ only by floating-point rounding. Run it pinned to o
 core, on a quiet machine:
 
     taskset -c 1 python bench/own.py                       # digits, k = 50, tiny_cnn
-    taskset -c 1 python bench/own.py --learners ldcbook.examples:tiny_cnn,ldcbook.examples:small_mlp --repeats 2
+    taskset -c 1 python bench/own.py --repeats 2 \
+        --learners ldcbook.examples:tiny_cnn,ldcbook.examples:small_mlp
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def _vote_accuracy(scores: np.ndarray, y: np.ndarray, num_classes: int) -> float
 def bench(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     arrays = data.as_arrays(data.load(args.dataset))
-    affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    affinity = (sorted(os.sched_getaffinity(0))
+                if hasattr(os, "sched_getaffinity") else [])
     print(f"{args.dataset}: {len(arrays.y_train)} training / {len(arrays.y_test)} test "
           f"samples, k = {args.k}, {args.epochs} epochs, batch {args.batch_size}, "
           f"{args.threads} thread(s), cores {affinity}")

@@ -19,17 +19,34 @@ What a run does, and why its certificates hold (``ALGORITHMS.md``, "Partitioning
    variant). Fitted on the training set being certified (a PCA, a scaler, an
    encoder fine-tuned on it) it would make every model depend on every partition,
    and the certificate would be void.
-3. **Training.** One model at a time: ``factory(input_shape, num_classes)`` built
-   with torch's generator seeded from ``(seed, model id)``, its partition in content
+3. **Training.** Each model: ``factory(input_shape, num_classes)`` built with
+   torch's generator seeded from ``(seed, model id)``, its partition in content
    order, standardised by its own partition's statistics (per channel: axis 1 of the
    feature samples), SGD with momentum for a fixed number of epochs, shuffles from a
    generator of its own, and dropout (or any other draw from torch's global
    generator) from a seed of its own. Nothing is fitted on the whole training set.
+   *In groups* when the module allows it (:func:`grouped_support`: a plain
+   ``nn.Sequential`` of the layers :class:`ldcbook.models.GroupedNet` stacks, whose
+   grouped forward pass matches its own): :func:`train_group` runs the engine's
+   schedule (:mod:`ldcbook.ensemble.schedule`: model ``i`` in group ``i // G`` at
+   slot ``i % G``, every step one call of fixed shape, padding rows and models
+   without a batch masked), so which models share a call, their slots and the shapes
+   depend on model ids and the configuration only; each model keeps its own initial
+   weights, batches (those of the one-at-a-time path), shuffles, loss, momentum and
+   BatchNorm statistics. *One at a time* (:func:`train_model`) otherwise (dropout,
+   other layers, a Python ``forward``), or when ``OwnConfig.one_at_a_time`` (the
+   CLI's ``--one-at-a-time``) asks for it. The two paths agree up to float rounding;
+   the run's configuration records which one trained it (and ``G``), so a resume
+   never switches path.
 4. **Kept models.** The chunk's models (``state_dict`` and statistics) are stored
    beside the scores, checksummed (:meth:`ldcbook.store.RunDir.save_chunk`); after
-   every finished epoch the model in training is checkpointed atomically (weights,
-   momentum, both random generators), so a killed run resumes from the last
-   finished epoch, bit for bit as if it had not been stopped (on the CPU).
+   every finished epoch the model in training (weights, momentum, both random
+   generators) or the whole group in training (weights, BatchNorm averages,
+   momentum, every member's shuffle generator) is checkpointed atomically, so a
+   killed run resumes from the last finished epoch, bit for bit as if it had not
+   been stopped (on the CPU). A grouped model is stored as the standalone module
+   of the factory (:meth:`ldcbook.models.GroupedNet.export`) and scored on its
+   own, so ``predict`` gives its stored scores exactly.
 
 The learner factory's import path and a SHA-256 of its module's source are part of
 the run's configuration: resuming with a changed factory is refused.
@@ -573,7 +590,8 @@ def grouped_support(
     from ldcbook.models import _SUPPORTED, GroupedNet
 
     if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+        raise TypeError(
+            f"module must be a torch.nn.Module, got {type(module).__name__}")
     if type(module) is not nn.Sequential:
         return f"it is a {type(module).__name__}, not a plain torch.nn.Sequential"
     if not len(module):
@@ -708,14 +726,28 @@ def train_group(
     from ldcbook.ensemble.training import _keep_rows, _train_group
     from ldcbook.models import GroupedNet
 
+    if not is_own(spec) or training_path(spec) != "grouped":
+        raise TypeError("spec must come from ldcbook.own.own_spec, on the grouped path")
     config = OwnConfig(**spec["train"])
-    members = np.asarray(members, dtype=np.int64)
+    members = np.asarray(members)
+    if members.ndim != 1 or members.dtype.kind not in "iu" or not len(members):
+        raise TypeError("members must be a non-empty 1-d array of model ids")
+    members = members.astype(np.int64)
+    if not isinstance(inputs, dict) or not isinstance(labels, dict):
+        raise TypeError("inputs and labels must be dicts: model id -> array")
+    if not inputs or set(inputs) != set(labels):
+        raise ValueError("inputs and labels must hold the same members, at least one")
     trained = np.array(sorted(inputs), dtype=np.int64)
     if not set(trained.tolist()) <= set(members.tolist()):
         raise ValueError("inputs must hold members of the group only")
-    shape = next(iter(inputs.values())).shape[1:] if inputs else None
-    if shape is None:
-        raise ValueError("inputs must hold at least one member")
+    shape = next(iter(inputs.values())).shape[1:]
+    for i in trained.tolist():
+        if inputs[i].dtype != np.float32 or inputs[i].shape[1:] != shape or (
+            len(labels[i]) != len(inputs[i])
+        ):
+            raise ValueError(f"inputs[{i}] must be float32 of shape (n, *{shape}) "
+                             f"with n labels, got {inputs[i].dtype} "
+                             f"{inputs[i].shape} and {len(labels[i])} labels")
     g = len(members)
     xs, ys, stats, gens = [], [], {}, {}
     for m, i in enumerate(members.tolist()):
@@ -822,11 +854,14 @@ def train_own(
     """Train (or resume) a run with one's own data and learner into ``path``.
 
     Serves the appendix and ``python -m ldcbook train --data/--learner M:F``. The
-    models are trained one at a time (:func:`train_model`); each chunk's scores and
-    models are stored together when it finishes, and the model in training is
-    checkpointed after every epoch, so a killed run resumes from the last finished
-    epoch with the bits of an uninterrupted run. The test labels are stored in the
-    run, so ``python -m ldcbook certify`` needs no data.
+    models are trained in the groups of the run's configuration (:func:`train_group`,
+    the groups holding the chunk's models, one after another) or one at a time
+    (:func:`train_model`), as :func:`own_spec` recorded (:func:`training_path`); each
+    chunk's scores and models are stored together when it finishes, and the model
+    (or group) in training is checkpointed after every epoch, so a killed run
+    resumes from the last finished epoch with the bits of an uninterrupted run. The
+    test labels are stored in the run, so ``python -m ldcbook certify`` needs no
+    data.
 
     Parameters
     ----------
@@ -846,7 +881,7 @@ def train_own(
         Progress bar over models.
     on_epoch : callable, optional
         ``on_epoch(model_id, epochs_done)`` after each checkpoint (the tests stop a
-        run there).
+        run there); for a group, once per member of the chunk, in id order.
 
     Returns
     -------
