@@ -291,9 +291,11 @@ print(printed.replace(str(WORK), "WORK"))
 # *in groups*, as the built-in learners of {ref}`chap-dpa-experiments` are: model $i$
 # in group $\lfloor i/G \rfloor$ at slot $i \bmod G$, every step one computation of
 # fixed shape over the whole group, padding and idle models masked, so that which
-# models share a computation, and where, depends on model ids alone (here $G$ =
-# {glue:text}`group_size`: one group). A factory the engine cannot stack (dropout,
-# other layers, a `forward` of its own) is trained one model at a time, and
+# models share a computation, and where, depends on model ids and the configuration
+# alone (here $G$ =
+# {glue:text}`group_size`: one group); dropout masks are drawn for each model from a
+# generator of its own. A factory the engine cannot stack (`BatchNorm1d`, other
+# layers, a `forward` of its own) is trained one model at a time, and
 # `--one-at-a-time` asks for that path anyway; the run's configuration records the
 # path and $G$:
 
@@ -354,7 +356,8 @@ glue("median_cnn", result["median_radius"], display=False)
 #
 # **A killed run resumes inside its chunk.** After every finished epoch the group in
 # training is checkpointed atomically: its stacked weights, BatchNorm averages and
-# SGD momenta, and every member's shuffle generator (one model at a time, the model's
+# SGD momenta, and every member's shuffle and dropout generators (one model at a
+# time, the model's
 # weights, momentum and both of its random generators: the shuffles, and torch's
 # global generator that dropout draws from). The Python API behind `train` is
 # `ldcbook.own.train_own`; its hook `on_epoch` lets us stop a run after the second

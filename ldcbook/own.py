@@ -32,19 +32,20 @@ What a run does, and why its certificates hold (``ALGORITHMS.md``, "Partitioning
    slot ``i % G``, every step one call of fixed shape, padding rows and models
    without a batch masked), so which models share a call, their slots and the shapes
    depend on model ids and the configuration only; each model keeps its own initial
-   weights, batches (those of the one-at-a-time path), shuffles, loss, momentum and
-   BatchNorm statistics. *One at a time* (:func:`train_model`) otherwise (dropout,
-   other layers, a Python ``forward``), or when ``OwnConfig.one_at_a_time`` (the
-   CLI's ``--one-at-a-time``) asks for it. The two paths agree up to float rounding;
-   the run's configuration records which one trained it (and ``G``), so a resume
-   never switches path.
+   weights, batches, shuffles and dropout masks (those of the one-at-a-time path),
+   its own loss, momentum and BatchNorm statistics. *One at a time*
+   (:func:`train_model`) otherwise (BatchNorm1d, other layers, a Python
+   ``forward``), or when ``OwnConfig.one_at_a_time`` (the CLI's
+   ``--one-at-a-time``) asks for it. The two paths agree up to float rounding; the
+   run's configuration records which one trained it (and ``G``), so a resume never
+   switches path.
 4. **Kept models.** The chunk's models (``state_dict`` and statistics) are stored
    beside the scores, checksummed (:meth:`ldcbook.store.RunDir.save_chunk`); after
    every finished epoch the model in training (weights, momentum, both random
    generators) or the whole group in training (weights, BatchNorm averages,
-   momentum, every member's shuffle generator) is checkpointed atomically, so a
-   killed run resumes from the last finished epoch, bit for bit as if it had not
-   been stopped (on the CPU). A grouped model is stored as the standalone module
+   momentum, every member's shuffle and dropout generators) is checkpointed
+   atomically, so a killed run resumes from the last finished epoch, bit for bit
+   as if it had not been stopped (on the CPU). A grouped model is stored as the standalone module
    of the factory (:meth:`ldcbook.models.GroupedNet.export`) and scored on its
    own, so ``predict`` gives its stored scores exactly.
 
@@ -54,6 +55,7 @@ the run's configuration: resuming with a changed factory is refused.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib
 import inspect
@@ -568,11 +570,12 @@ def grouped_support(
 
     It can when the factory returns a plain :class:`torch.nn.Sequential` (not a
     subclass) of layers of exactly the types GroupedNet stacks (Conv2d, BatchNorm2d,
-    ReLU, MaxPool2d, AvgPool2d, GlobalAvgPool, Flatten, Linear: no subclass with a
-    forward of its own, no hooks, every parameter trained) that GroupedNet accepts,
-    and the grouped forward pass gives the module's outputs ``(B, num_classes)`` on
-    a fixed probe batch (to within float rounding). Anything else (dropout, other
-    layers, a module with a Python ``forward``) is trained one model at a time.
+    ReLU, MaxPool2d, AvgPool2d, GlobalAvgPool, Flatten, Linear, Dropout: no subclass
+    with a forward of its own, no hooks, every parameter trained) that GroupedNet
+    accepts, and the grouped forward pass gives the module's outputs
+    ``(B, num_classes)`` on a fixed probe batch (to within float rounding). Anything
+    else (BatchNorm1d, other layers, a module with a Python ``forward``) is trained
+    one model at a time.
 
     Parameters
     ----------
@@ -699,7 +702,9 @@ def train_group(
     masked (its parameters, momentum and running averages put back). Each model
     keeps its own initial weights (the factory under its own seed), its own
     standardisation, its own shuffles (from a generator seeded from the run seed and
-    its id), its own loss (per-model means, summed) and its own SGD momentum.
+    its id), its own dropout masks (drawn before each step, for its real rows only,
+    from a generator of its own: those of :func:`train_model`), its own loss
+    (per-model means, summed) and its own SGD momentum.
 
     Parameters
     ----------
@@ -767,6 +772,13 @@ def train_group(
     plan = StepPlan(sizes, config.batch_size, [slice(0, g)], join_single=True)
     net = GroupedNet([build(spec, i, tuple(shape)) for i in members.tolist()])
     moms = [torch.zeros_like(p) for p in net.params]
+    drops = _dropout_layers(net.template, tuple(shape))
+    # dropout draws from a generator of each model's own, seeded as torch's global
+    # generator is while train_model trains it, with the same shapes in the same
+    # order: the same masks
+    dgens = {m: torch.Generator().manual_seed(
+        model_seed(spec["seed"], int(members[m]), _STREAM_GLOBAL))
+        for m in gens} if drops else {}
     settings = _sgd_settings(config)
     cpu = torch.device("cpu")
     start = 0
@@ -779,6 +791,8 @@ def train_group(
                     t.copy_(torch.from_numpy(np.array(resume[f"{kind}{j}"])))
         for m, gen in gens.items():
             gen.set_state(torch.from_numpy(np.array(resume[f"g{members[m]}"])))
+        for m, gen in dgens.items():
+            gen.set_state(torch.from_numpy(np.array(resume[f"d{members[m]}"])))
     masks = [plan.valid[t].t().contiguous() for t in range(plan.num_steps)]
     active = [plan.active[t].clone() for t in range(plan.num_steps)]
     idle = [torch.nonzero(~a).flatten() for a in active]
@@ -791,11 +805,12 @@ def train_group(
             rows = index[t].t()  # (B + 1, g)
             x = _group_layout(x_all[rows], net).contiguous()
             y = y_all[rows].t()  # (g, B + 1)
+            dropout = _dropout_masks(drops, dgens, plan.valid[t]) if drops else None
             with _keep_rows(net.params + moms, idle[t]), group_call(
                 "train", epoch, t, members, active[t]
             ):
                 _train_group(net, moms, x, y, masks[t], active[t], config.lr,
-                             settings, cpu)
+                             settings, cpu, dropout)
         if checkpoint is not None:
             state = {"epoch": np.array(epoch + 1, dtype=np.int64),
                      "members": members.copy(), "model_ids": trained.copy()}
@@ -804,9 +819,50 @@ def train_group(
                     state[f"{kind}{j}"] = t.detach().numpy().copy()
             for m, gen in gens.items():
                 state[f"g{members[m]}"] = gen.get_state().numpy().copy()
+            for m, gen in dgens.items():
+                state[f"d{members[m]}"] = gen.get_state().numpy().copy()
             checkpoint(state)
     slot = {i: m for m, i in enumerate(members.tolist())}
     return {i: (net.export(slot[i]), *stats[i]) for i in trained.tolist()}
+
+
+def _dropout_layers(
+    module: nn.Sequential, input_shape: tuple[int, ...]
+) -> list[tuple[float, tuple[int, ...]]]:
+    """``(p, input shape of one sample)`` of each Dropout layer, in order."""
+    out = []
+    with torch.no_grad():
+        h = torch.zeros((1, *input_shape))
+        for layer in copy.deepcopy(module).eval():
+            if isinstance(layer, nn.Dropout):
+                out.append((float(layer.p), tuple(h.shape[1:])))
+            h = layer(h)
+    return out
+
+
+def _dropout_masks(
+    drops: list[tuple[float, tuple[int, ...]]],
+    gens: dict[int, torch.Generator],
+    valid: torch.Tensor,
+) -> list[torch.Tensor]:
+    """One step's dropout multipliers ``(g, rows, *features)`` per Dropout layer.
+
+    Model ``m``'s ``r`` real rows (the first ``r`` of its slot) get what
+    :func:`torch.nn.functional.dropout` draws for a batch of ``r`` rows (Bernoulli
+    ``1 - p`` then divided by ``1 - p``, layer after layer) from the model's own
+    generator; padding rows and models without a batch get ones and draw nothing.
+    """
+    g, width = valid.shape
+    rows = valid.sum(1).tolist()
+    out = [torch.ones((g, width, *feat)) for _, feat in drops]
+    for m, gen in gens.items():
+        if not rows[m]:
+            continue
+        for mask, (p, feat) in zip(out, drops):
+            if p > 0:  # dropout with p = 0 returns its input and draws nothing
+                mask[m, : rows[m]] = torch.empty((rows[m], *feat)).bernoulli_(
+                    1 - p, generator=gen).div_(1 - p)
+    return out
 
 
 def _group_resumable(saved: Any, members: np.ndarray, trained: np.ndarray,
