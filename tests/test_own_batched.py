@@ -428,3 +428,48 @@ def test_grouped_resume_inside_a_chunk_is_bit_identical(digits, user_module, tmp
     # kept models: predict gives the stored scores
     np.testing.assert_array_equal(own.predict_scores(run.path, digits.x_test),
                                   run.load_scores())
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def test_cli_group_size_and_one_at_a_time(digits, user_module, tmp_path, capsys):
+    from ldcbook.cli import main
+    from ldcbook.store import RunDir
+
+    f = tmp_path / "d.npz"
+    np.savez(f, x_train=digits.x_train, y_train=digits.y_train,
+             x_test=digits.x_test, y_test=digits.y_test)
+
+    def train(*argv):
+        try:
+            return main(["train", "--data", str(f), "--k", "5", "--epochs", "1",
+                         "--no-progress", *argv])
+        except SystemExit as exit_:
+            return exit_.code
+
+    assert train("--learner", "ldcbook.examples:small_mlp", "--group-size", "2",
+                 "--out", str(tmp_path / "g")) == 0
+    assert "small_mlp: trained in groups of 2 models" in capsys.readouterr().out
+    assert RunDir.open(tmp_path / "g").config["train"]["group_size"] == 2
+    assert train("--learner", "ldcbook.examples:small_mlp", "--one-at-a-time",
+                 "--out", str(tmp_path / "one")) == 0
+    assert "trained one model at a time (--one-at-a-time)" in capsys.readouterr().out
+    assert train("--learner", "ownbatched:bn1d", "--out", str(tmp_path / "bn")) == 0
+    assert ("trained one model at a time (layer 2 (BatchNorm1d) is not one "
+            "GroupedNet stacks)") in capsys.readouterr().out
+    # resuming with the other path is refused
+    assert train("--learner", "ldcbook.examples:small_mlp", "--one-at-a-time",
+                 "--out", str(tmp_path / "g")) == 1
+    assert "one_at_a_time" in capsys.readouterr().err
+    assert train("--learner", "ldcbook.examples:small_mlp", "--one-at-a-time",
+                 "--group-size", "2", "--out", str(tmp_path / "x")) == 2
+    assert "exclude each other" in capsys.readouterr().err
+    try:
+        code = main(["train", "--dataset", "digits", "--k", "2", "--learner", "cnn",
+                     "--one-at-a-time", "--out", str(tmp_path / "c")])
+    except SystemExit as exit_:
+        code = exit_.code
+    assert code == 2
+    assert "--one-at-a-time applies to package.module:factory" in (
+        capsys.readouterr().err)
