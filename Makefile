@@ -93,6 +93,7 @@ notebook: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/certify.py
 	$(BIN)/python bench/ensemble.py
+	$(BIN)/python bench/own.py
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

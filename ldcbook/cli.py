@@ -208,8 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "radius nearest neighbours (rnn, on HOG features), or "
                             "one's own: an importable factory(input_shape, "
                             "num_classes) returning a torch.nn.Module (e.g. "
-                            "ldcbook.examples:small_mlp), trained one model at a "
-                            "time with the factory's path and source hash recorded")
+                            "ldcbook.examples:small_mlp), trained in groups of "
+                            "models when its layers allow it, else one model at a "
+                            "time, with the factory's path and source hash recorded")
     train.add_argument("--schedule", choices=("baseline", "ldc"), default="baseline",
                        help="training schedule: the paper's baseline (crop/flip) or "
                             "the LDC augmented learners (AutoAugment); default "
@@ -256,6 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "i // G (default: from the learner, image size, batch size "
                             "and device kind; recorded in the run, and kept when it "
                             "resumes)")
+    train.add_argument("--one-at-a-time", action="store_true",
+                       help="package.module:factory learners: train one model at a "
+                            "time even when the learner could be trained in groups "
+                            "(recorded in the run; the two paths agree up to "
+                            "floating-point rounding)")
     train.add_argument("--precision", choices=PRECISIONS, default=None,
                        help="fp32, tf32 (float32 with TF32 products on CUDA) or bf16 "
                             "(CUDA autocast); default: the schedule's (fp32 on the "
@@ -384,6 +390,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                      "--dataset")
     if own:
         return _train_own(args, parser)
+    if args.one_at_a_time:
+        parser.error("--one-at-a-time applies to package.module:factory learners")
     if args.hash == "sha256":
         parser.error("--hash sha256 applies to --learner package.module:factory runs; "
                      "the built-in learners use the paper's pixel_sum")
@@ -472,18 +480,25 @@ def _train_own(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     import torch
 
     from ldcbook import data
-    from ldcbook.own import OwnConfig, own_spec, partition_sizes, train_own
+    from ldcbook.own import (
+        OwnConfig,
+        grouped_reason,
+        own_spec,
+        partition_sizes,
+        train_own,
+        training_path,
+    )
 
     builtin_only = {"--schedule": args.schedule != "baseline",
                     "--augment": args.augment,
-                    "--group-size": args.group_size, "--precision": args.precision,
+                    "--precision": args.precision,
                     "--deterministic": args.deterministic, "--radius": args.radius,
                     "--augment-workers": args.augment_workers,
                     "--scale": args.scale}
     given = [name for name, value in builtin_only.items() if value]
     if given:
         parser.error(f"{'/'.join(given)} do not apply to a package.module:factory "
-                     "learner (trained one model at a time on the CPU)")
+                     "learner (trained on the CPU with its own schedule)")
     if args.device not in (None, "cpu"):
         parser.error("argument --device: package.module:factory learners train on "
                      "the CPU")
@@ -503,7 +518,11 @@ def _train_own(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         epochs=args.epochs or defaults.epochs,
         batch_size=args.batch_size or defaults.batch_size,
         lr=args.lr or defaults.lr,
+        one_at_a_time=args.one_at_a_time,
+        group_size=args.group_size,
     )
+    if args.one_at_a_time and args.group_size is not None:
+        parser.error("--group-size and --one-at-a-time exclude each other")
     spec = own_spec(arrays, args.k, args.d, learner=args.learner, features=features,
                     hash=args.hash, seed=args.seed, config=config)
     sizes = partition_sizes(spec, arrays, keys)
@@ -512,6 +531,11 @@ def _train_own(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
           f"partition sizes min {sizes.min()}, median {int(np.median(sizes))}, "
           f"max {sizes.max()}" + (f", {int((sizes == 0).sum())} empty"
                                   if (sizes == 0).any() else ""))
+    print(f"{args.learner}: " + (
+        f"trained in groups of {spec['train']['group_size']} models"
+        if training_path(spec) == "grouped" else
+        "trained one model at a time ("
+        + (grouped_reason(spec, arrays) or "--one-at-a-time") + ")"))
     run = train_own(args.out, arrays, spec, chunk=args.chunk, shard=args.shard,
                     keys=keys, progress=not args.no_progress)
     done = len(run.finished())

@@ -254,6 +254,7 @@ _SUPPORTED = (
     GlobalAvgPool,
     nn.Flatten,
     nn.Linear,
+    nn.Dropout,
 )
 
 
@@ -273,6 +274,8 @@ def _signature(module: nn.Module) -> tuple[Any, ...]:
         return (type(module).__name__, repr(module))
     if isinstance(module, nn.Flatten):
         return ("flatten", module.start_dim, module.end_dim)
+    if isinstance(module, nn.Dropout):
+        return ("dropout", module.p)
     return (type(module).__name__,)
 
 
@@ -294,7 +297,8 @@ class GroupedNet:
     Serves :mod:`ldcbook.ensemble` and the experiment chapters.
     Supported layers: Conv2d (``groups=1``, zero padding), BatchNorm2d (affine, with
     running statistics), ReLU, MaxPool2d, AvgPool2d, :class:`GlobalAvgPool`, Flatten
-    (from dimension 1) and Linear.
+    (from dimension 1), Linear and Dropout (whose masks the caller draws, each model
+    from its own generator: ``forward``'s ``dropout``).
 
     Parameters
     ----------
@@ -374,6 +378,10 @@ class GroupedNet:
                     if layer.start_dim != 1 or layer.end_dim != -1:
                         raise ValueError(f"layer {i}: only Flatten(1, -1) is supported")
                     kind = "flatten"
+                elif isinstance(layer, nn.Dropout):
+                    if not 0 <= layer.p < 1:
+                        raise ValueError(f"layer {i}: only Dropout with p < 1")
+                    kind = "dropout"
                 elif isinstance(layer, GlobalAvgPool):
                     kind = "gap"
                 else:
@@ -453,6 +461,7 @@ class GroupedNet:
         mask: torch.Tensor | None = None,
         channels_last: bool = False,
         active: torch.Tensor | None = None,
+        dropout: Sequence[torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Run some models of the stack, each on its own batch, as one computation.
 
@@ -491,6 +500,12 @@ class GroupedNet:
             bool ``(g,)``, with ``mask``: models whose BatchNorm running averages are
             updated; the others keep theirs bit for bit (a model with no real row
             must be inactive). Default all.
+        dropout : sequence of torch.Tensor, optional
+            Training mode with Dropout layers: one tensor per Dropout layer, in
+            order, of shape ``(g, B, *features)`` (the layer's input for one sample
+            of the standalone model): the multipliers, 0 or ``1 / (1 - p)``, that
+            ``torch.nn.functional.dropout`` would apply (drawn by the caller, each
+            model from its own generator). Not used in evaluation mode.
 
         Returns
         -------
@@ -517,6 +532,7 @@ class GroupedNet:
             h = x.reshape(g, batch, -1)
             layout = "batched"
         prev = "input"
+        drops = iter(dropout or ())
         for kind, layer, p_idx, b_idx in self.layers:
             spatial = kind in ("conv", "bn", "maxpool", "avgpool", "gap")
             if spatial and layout == "input":
@@ -544,9 +560,17 @@ class GroupedNet:
             elif kind == "relu":
                 # in place on a tensor this forward made (none of these layers needs its
                 # output for its backward pass)
-                h = F.relu(h, inplace=prev in ("conv", "bn", "linear"))
+                h = F.relu(h, inplace=prev in ("conv", "bn", "linear", "dropout"))
             elif kind in ("maxpool", "avgpool"):
                 h = layer(h)
+            elif kind == "dropout":
+                if not train:
+                    continue
+                m = next(drops, None)
+                if m is None:
+                    raise ValueError("dropout must give a mask for every Dropout "
+                                     "layer in training mode")
+                h = h * _to_layout(m, layout, tuple(h.shape))
             elif kind == "gap":
                 # (B, g*C)
                 h = F.avg_pool2d(h, kernel_size=tuple(h.shape[2:])).flatten(1)
@@ -572,6 +596,14 @@ class GroupedNet:
             h = h.reshape(batch, g, -1).transpose(0, 1)
         return h
 
+
+
+def _to_layout(m: torch.Tensor, layout: str, shape: tuple[int, ...]) -> torch.Tensor:
+    """A ``(g, B, *features)`` dropout mask in a forward pass's layout ``shape``."""
+    if layout == "batched":  # (g, B, F)
+        return m.reshape(shape)
+    # "input" (B, g, ...), "grouped" (B, g*C, H, W), "flat" (B, g*C)
+    return m.transpose(0, 1).reshape(shape)
 
 
 def _grouped_conv(

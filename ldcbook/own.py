@@ -19,17 +19,35 @@ What a run does, and why its certificates hold (``ALGORITHMS.md``, "Partitioning
    variant). Fitted on the training set being certified (a PCA, a scaler, an
    encoder fine-tuned on it) it would make every model depend on every partition,
    and the certificate would be void.
-3. **Training.** One model at a time: ``factory(input_shape, num_classes)`` built
-   with torch's generator seeded from ``(seed, model id)``, its partition in content
+3. **Training.** Each model: ``factory(input_shape, num_classes)`` built with
+   torch's generator seeded from ``(seed, model id)``, its partition in content
    order, standardised by its own partition's statistics (per channel: axis 1 of the
    feature samples), SGD with momentum for a fixed number of epochs, shuffles from a
    generator of its own, and dropout (or any other draw from torch's global
    generator) from a seed of its own. Nothing is fitted on the whole training set.
+   *In groups* when the module allows it (:func:`grouped_support`: a plain
+   ``nn.Sequential`` of the layers :class:`ldcbook.models.GroupedNet` stacks, whose
+   grouped forward pass matches its own): :func:`train_group` runs the engine's
+   schedule (:mod:`ldcbook.ensemble.schedule`: model ``i`` in group ``i // G`` at
+   slot ``i % G``, every step one call of fixed shape, padding rows and models
+   without a batch masked), so which models share a call, their slots and the shapes
+   depend on model ids and the configuration only; each model keeps its own initial
+   weights, batches, shuffles and dropout masks (those of the one-at-a-time path),
+   its own loss, momentum and BatchNorm statistics. *One at a time*
+   (:func:`train_model`) otherwise (BatchNorm1d, other layers, a Python
+   ``forward``), or when ``OwnConfig.one_at_a_time`` (the CLI's
+   ``--one-at-a-time``) asks for it. The two paths agree up to float rounding; the
+   run's configuration records which one trained it (and ``G``), so a resume never
+   switches path.
 4. **Kept models.** The chunk's models (``state_dict`` and statistics) are stored
    beside the scores, checksummed (:meth:`ldcbook.store.RunDir.save_chunk`); after
-   every finished epoch the model in training is checkpointed atomically (weights,
-   momentum, both random generators), so a killed run resumes from the last
-   finished epoch, bit for bit as if it had not been stopped (on the CPU).
+   every finished epoch the model in training (weights, momentum, both random
+   generators) or the whole group in training (weights, BatchNorm averages,
+   momentum, every member's shuffle and dropout generators) is checkpointed
+   atomically, so a killed run resumes from the last finished epoch, bit for bit
+   as if it had not been stopped (on the CPU). A grouped model is stored as the standalone module
+   of the factory (:meth:`ldcbook.models.GroupedNet.export`) and scored on its
+   own, so ``predict`` gives its stored scores exactly.
 
 The learner factory's import path and a SHA-256 of its module's source are part of
 the run's configuration: resuming with a changed factory is refused.
@@ -37,10 +55,12 @@ the run's configuration: resuming with a changed factory is refused.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib
 import inspect
 import io
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -55,6 +75,8 @@ from ldcbook._checks import check_int
 from ldcbook.data import ArrayData
 from ldcbook.ensemble.training import STD_FLOOR, model_seed
 from ldcbook.partition import HASHES, assign, sample_keys
+
+_LOG = logging.getLogger(__name__)
 
 BUILTIN_FEATURES: tuple[str, ...] = ("hog",)
 """Feature maps named without a module: HOG of uint8 images ``(N, C, H, W)``."""
@@ -140,6 +162,14 @@ class OwnConfig:
         Of :class:`torch.optim.SGD` (constant learning rate).
     eval_batch_size : int
         Test samples per forward pass (the last pass padded to this size).
+    one_at_a_time : bool
+        Train one model at a time (:func:`train_model`) even when the learner could
+        be trained in groups (:func:`grouped_support`). :func:`own_spec` sets it when
+        the learner cannot be grouped, so a run's configuration records its path.
+    group_size : int, optional
+        Models per group of the grouped path (model ``i`` in group ``i // G``, slot
+        ``i % G``); default from a memory budget (:func:`resolve_own_group_size`).
+        :func:`own_spec` records the value used (``None`` one at a time).
     """
 
     epochs: int = 20
@@ -148,10 +178,17 @@ class OwnConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     eval_batch_size: int = 256
+    one_at_a_time: bool = False
+    group_size: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size"):
             check_int(name, getattr(self, name), min_value=1)
+        if not isinstance(self.one_at_a_time, bool):
+            raise TypeError("one_at_a_time must be a bool, got "
+                            f"{type(self.one_at_a_time).__name__}")
+        if self.group_size is not None:
+            check_int("group_size", self.group_size, min_value=1)
         for name in ("lr", "momentum", "weight_decay"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -229,13 +266,58 @@ def own_spec(
     if features is not None and features not in BUILTIN_FEATURES:
         _, features_sha = resolve(features, "features")
     shifts = [0] if d == 1 else [int(s) for s in fa_shifts(k, d)]
-    return {
+    spec = {
         "dataset": data.name, "k": k, "d": d, "shifts": shifts, "hash": hash,
         "learner": learner, "learner_sha256": learner_sha,
         "features": features, "features_sha256": features_sha,
         "seed": seed, "sample_shape": list(data.sample_shape),
         "num_classes": int(data.num_classes), "train": asdict(config),
     }
+    # the training path is part of the configuration: a run trained in groups is
+    # never resumed one at a time, nor the other way round
+    if config.one_at_a_time:
+        reason: str | None = "one_at_a_time was asked for"
+    else:
+        input_shape = _input_shape(data, features)
+        module = build(spec, 0, input_shape)
+        reason = grouped_support(module, input_shape, spec["num_classes"])
+    if reason is None:
+        group_size = resolve_own_group_size(module, input_shape, k * d, config)
+        spec["train"].update(one_at_a_time=False, group_size=group_size)
+        _LOG.info("learner %s: trained in groups of %d models", learner, group_size)
+    else:
+        spec["train"].update(one_at_a_time=True, group_size=None)
+        _LOG.info("learner %s: trained one model at a time (%s)", learner, reason)
+    return spec
+
+
+def _input_shape(data: ArrayData, features: str | None) -> tuple[int, ...]:
+    x = data.x_train if len(data.x_train) else data.x_test
+    return tuple(apply_features(x[:1], features).shape[1:])
+
+
+def grouped_reason(spec: dict[str, Any], data: ArrayData) -> str | None:
+    """Why a run's learner cannot be trained in groups (``None`` if it can).
+
+    :func:`grouped_support` of model 0's module, on the run's feature shape.
+    """
+    if not is_own(spec):
+        raise TypeError("spec must come from ldcbook.own.own_spec")
+    input_shape = _input_shape(data, spec["features"])
+    return grouped_support(build(spec, 0, input_shape), input_shape,
+                           int(spec["num_classes"]))
+
+
+def training_path(spec: dict[str, Any]) -> str:
+    """How a run's models are trained: ``"grouped"`` or ``"one at a time"``.
+
+    Read from the run's configuration (:func:`own_spec` records it); runs made
+    before the grouped path existed were trained one at a time.
+    """
+    train = spec.get("train", {}) if isinstance(spec, dict) else {}
+    if train.get("one_at_a_time", True) or train.get("group_size") is None:
+        return "one at a time"
+    return "grouped"
 
 
 def is_own(spec: dict[str, Any]) -> bool:
@@ -477,6 +559,322 @@ def scores(
 
 
 # --------------------------------------------------------------------------------------
+# Training a group of models as one computation
+# --------------------------------------------------------------------------------------
+
+
+def grouped_support(
+    module: nn.Module, input_shape: tuple[int, ...], num_classes: int
+) -> str | None:
+    """Whether a learner can be trained in groups (:class:`ldcbook.models.GroupedNet`).
+
+    It can when the factory returns a plain :class:`torch.nn.Sequential` (not a
+    subclass) of layers of exactly the types GroupedNet stacks (Conv2d, BatchNorm2d,
+    ReLU, MaxPool2d, AvgPool2d, GlobalAvgPool, Flatten, Linear, Dropout: no subclass
+    with a forward of its own, no hooks, every parameter trained) that GroupedNet
+    accepts, and the grouped forward pass gives the module's outputs
+    ``(B, num_classes)`` on a fixed probe batch (to within float rounding). Anything
+    else (BatchNorm1d, other layers, a module with a Python ``forward``) is trained
+    one model at a time.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        A module the factory built (left in evaluation mode).
+    input_shape : tuple of int
+        The shape of one input sample.
+    num_classes : int
+
+    Returns
+    -------
+    str or None
+        ``None`` if it can be grouped, else the reason why not.
+    """
+    from ldcbook.models import _SUPPORTED, GroupedNet
+
+    if not isinstance(module, nn.Module):
+        raise TypeError(
+            f"module must be a torch.nn.Module, got {type(module).__name__}")
+    if type(module) is not nn.Sequential:
+        return f"it is a {type(module).__name__}, not a plain torch.nn.Sequential"
+    if not len(module):
+        return "it is an empty torch.nn.Sequential"
+    for i, layer in enumerate(module):
+        if type(layer) not in _SUPPORTED:
+            return f"layer {i} ({type(layer).__name__}) is not one GroupedNet stacks"
+        hooks = (layer._forward_hooks, layer._forward_pre_hooks,
+                 layer._backward_hooks, layer._backward_pre_hooks)
+        if any(hooks) or list(layer.children()):
+            return f"layer {i} ({type(layer).__name__}) has hooks or submodules"
+    if any(not p.requires_grad for p in module.parameters()):
+        return "some of its parameters are frozen (requires_grad=False)"
+    try:
+        net = GroupedNet([module])
+    except (TypeError, ValueError) as err:
+        return f"GroupedNet refuses it: {err}"
+    probe = torch.randn((3, *input_shape), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        try:
+            want = module.eval()(probe)
+            got = net.forward(_group_layout(probe[:, None], net), train=False)[0]
+        except RuntimeError as err:
+            return f"its grouped forward pass fails: {err}"
+    if want.shape != (3, num_classes) or got.shape != want.shape:
+        return (f"its outputs have shape {tuple(want.shape)[1:]}, grouped "
+                f"{tuple(got.shape)[1:]}, expected ({num_classes},)")
+    if not torch.allclose(got, want, rtol=1e-4, atol=1e-5):
+        return "its grouped forward pass gives other outputs than its own forward"
+    return None
+
+
+def _group_layout(x: torch.Tensor, net: Any) -> torch.Tensor:
+    """``(B, g, ...)`` inputs in the layout of ``net.forward``."""
+    return x if net.input_layout == "grouped" else x.transpose(0, 1)
+
+
+def resolve_own_group_size(
+    module: nn.Module, input_shape: tuple[int, ...], num_models: int,
+    config: OwnConfig,
+) -> int:
+    """Models per group: ``config.group_size``, else from a memory budget.
+
+    As :func:`ldcbook.ensemble.resolve_group_size` on the CPU: as many models as keep
+    one training step's activations (one forward pass of ``module`` on one sample,
+    4 bytes per value, three times over for saved tensors and gradients, times the
+    batch) within :data:`ldcbook.ensemble.recipes.CPU_GROUP_BYTES`, at least one and
+    at most ``num_models``. A function of the learner and the configuration only.
+    """
+    from ldcbook.ensemble.recipes import CPU_GROUP_BYTES
+
+    num_models = check_int("num_models", num_models, min_value=1)
+    if not isinstance(config, OwnConfig):
+        raise TypeError(f"config must be an OwnConfig, got {type(config).__name__}")
+    if config.group_size is not None:
+        return min(config.group_size, num_models)
+    total = math.prod(input_shape)
+    with torch.no_grad():
+        out = torch.zeros((1, *input_shape))
+        for layer in module.eval():
+            out = layer(out)
+            total += out.numel()
+    per_model = 3 * 4 * (config.batch_size + 1) * total
+    return max(1, min(num_models, CPU_GROUP_BYTES // per_model))
+
+
+def _sgd_settings(config: OwnConfig) -> Any:
+    """What the engine's step functions read from a configuration."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(momentum=config.momentum, weight_decay=config.weight_decay,
+                           nesterov=False, precision="fp32", channels_last=False)
+
+
+def _aligned(a: np.ndarray) -> np.ndarray:
+    """A copy of ``a`` in memory allocated by torch (64-byte aligned), so that where a
+    kernel's inputs sit does not depend on numpy's allocations (a copy by numpy, not
+    a torch operator)."""
+    out = torch.empty(a.shape, dtype=torch.from_numpy(a[:0].copy()).dtype).numpy()
+    out[...] = a
+    return out
+
+
+def _group_checkpoint_name(group: int) -> str:
+    return f"ckpt-group-{group:06d}"
+
+
+def train_group(
+    spec: dict[str, Any],
+    members: np.ndarray,
+    inputs: dict[int, np.ndarray],
+    labels: dict[int, np.ndarray],
+    checkpoint: Callable[[dict[str, np.ndarray]], None] | None = None,
+    resume: dict[str, np.ndarray] | None = None,
+) -> dict[int, tuple[nn.Module, np.ndarray, np.ndarray]]:
+    """Train the members of one group together, each on its own partition.
+
+    The grouped path of :func:`train_own`, with the engine's schedule
+    (:mod:`ldcbook.ensemble.schedule`): the group's members are fixed by model ids
+    (``members``, in slot order); every step is one call of
+    :class:`ldcbook.models.GroupedNet` over all of them with ``batch_size + 1`` rows
+    each (:class:`ldcbook.ensemble.schedule.StepPlan` with ``join_single``: a model's
+    batches are those of :func:`train_model`); padding rows are masked out of the
+    loss and the BatchNorm statistics, and a model without a batch at a step is
+    masked (its parameters, momentum and running averages put back). Each model
+    keeps its own initial weights (the factory under its own seed), its own
+    standardisation, its own shuffles (from a generator seeded from the run seed and
+    its id), its own dropout masks (drawn before each step, for its real rows only,
+    from a generator of its own: those of :func:`train_model`), its own loss
+    (per-model means, summed) and its own SGD momentum.
+
+    Parameters
+    ----------
+    spec : dict
+        From :func:`own_spec` (the grouped path).
+    members : numpy.ndarray
+        The group's model ids, in slot order.
+    inputs, labels : dict
+        Model id -> its partition's float32 inputs and labels, for the members
+        trained now; the other members hold their slots with no samples.
+    checkpoint : callable, optional
+        Called after every finished epoch with the arrays that resume the group.
+    resume : dict, optional
+        The group's last checkpoint; used if it belongs to these members and these
+        trained models.
+
+    Returns
+    -------
+    dict
+        Model id -> ``(module, mean, std)`` for the members in ``inputs``, the module
+        a standalone :class:`torch.nn.Sequential` in evaluation mode.
+    """
+    from ldcbook.ensemble.schedule import StepPlan, group_call
+    from ldcbook.ensemble.training import _keep_rows, _train_group
+    from ldcbook.models import GroupedNet
+
+    if not is_own(spec) or training_path(spec) != "grouped":
+        raise TypeError("spec must come from ldcbook.own.own_spec, on the grouped path")
+    config = OwnConfig(**spec["train"])
+    members = np.asarray(members)
+    if members.ndim != 1 or members.dtype.kind not in "iu" or not len(members):
+        raise TypeError("members must be a non-empty 1-d array of model ids")
+    members = members.astype(np.int64)
+    if not isinstance(inputs, dict) or not isinstance(labels, dict):
+        raise TypeError("inputs and labels must be dicts: model id -> array")
+    if not inputs or set(inputs) != set(labels):
+        raise ValueError("inputs and labels must hold the same members, at least one")
+    trained = np.array(sorted(inputs), dtype=np.int64)
+    if not set(trained.tolist()) <= set(members.tolist()):
+        raise ValueError("inputs must hold members of the group only")
+    shape = next(iter(inputs.values())).shape[1:]
+    for i in trained.tolist():
+        if inputs[i].dtype != np.float32 or inputs[i].shape[1:] != shape or (
+            len(labels[i]) != len(inputs[i])
+        ):
+            raise ValueError(f"inputs[{i}] must be float32 of shape (n, *{shape}) "
+                             f"with n labels, got {inputs[i].dtype} "
+                             f"{inputs[i].shape} and {len(labels[i])} labels")
+    g = len(members)
+    xs, ys, stats, gens = [], [], {}, {}
+    for m, i in enumerate(members.tolist()):
+        x = inputs.get(i, np.zeros((0, *shape), np.float32))
+        mean, std = partition_stats(x)
+        stats[i] = (mean, std)
+        xs.append(_standardise(torch.from_numpy(x), torch.from_numpy(mean),
+                               torch.from_numpy(std)))
+        ys.append(torch.from_numpy(np.asarray(labels.get(i, np.zeros(0)),
+                                              dtype=np.int64)))
+        if len(x):
+            gens[m] = torch.Generator().manual_seed(model_seed(spec["seed"], i, 1))
+    sizes = np.array([len(x) for x in xs], dtype=np.int64)
+    pad_row = int(sizes.sum())  # one zero row after all samples: the padding
+    x_all = torch.cat(xs + [torch.zeros((1, *shape))])
+    y_all = torch.cat(ys + [torch.zeros(1, dtype=torch.int64)])
+    plan = StepPlan(sizes, config.batch_size, [slice(0, g)], join_single=True)
+    net = GroupedNet([build(spec, i, tuple(shape)) for i in members.tolist()])
+    moms = [torch.zeros_like(p) for p in net.params]
+    drops = _dropout_layers(net.template, tuple(shape))
+    # dropout draws from a generator of each model's own, seeded as torch's global
+    # generator is while train_model trains it, with the same shapes in the same
+    # order: the same masks
+    dgens = {m: torch.Generator().manual_seed(
+        model_seed(spec["seed"], int(members[m]), _STREAM_GLOBAL))
+        for m in gens} if drops else {}
+    settings = _sgd_settings(config)
+    cpu = torch.device("cpu")
+    start = 0
+    if _group_resumable(resume, members, trained, config.epochs):
+        assert resume is not None
+        start = int(resume["epoch"])
+        with torch.no_grad():
+            for kind, tensors in (("p", net.params), ("b", net.buffers), ("m", moms)):
+                for j, t in enumerate(tensors):
+                    t.copy_(torch.from_numpy(np.array(resume[f"{kind}{j}"])))
+        for m, gen in gens.items():
+            gen.set_state(torch.from_numpy(np.array(resume[f"g{members[m]}"])))
+        for m, gen in dgens.items():
+            gen.set_state(torch.from_numpy(np.array(resume[f"d{members[m]}"])))
+    masks = [plan.valid[t].t().contiguous() for t in range(plan.num_steps)]
+    active = [plan.active[t].clone() for t in range(plan.num_steps)]
+    idle = [torch.nonzero(~a).flatten() for a in active]
+    for epoch in range(start, config.epochs if plan.num_steps else 0):
+        index = torch.full(plan.table_shape, pad_row, dtype=torch.int64)
+        index.view(-1)[plan.table_pos] = torch.cat(
+            [torch.randperm(int(sizes[m]), generator=gen) + int(plan.starts[m])
+             for m, gen in gens.items()])
+        for t in range(plan.num_steps):
+            rows = index[t].t()  # (B + 1, g)
+            x = _group_layout(x_all[rows], net).contiguous()
+            y = y_all[rows].t()  # (g, B + 1)
+            dropout = _dropout_masks(drops, dgens, plan.valid[t]) if drops else None
+            with _keep_rows(net.params + moms, idle[t]), group_call(
+                "train", epoch, t, members, active[t]
+            ):
+                _train_group(net, moms, x, y, masks[t], active[t], config.lr,
+                             settings, cpu, dropout)
+        if checkpoint is not None:
+            state = {"epoch": np.array(epoch + 1, dtype=np.int64),
+                     "members": members.copy(), "model_ids": trained.copy()}
+            for kind, tensors in (("p", net.params), ("b", net.buffers), ("m", moms)):
+                for j, t in enumerate(tensors):
+                    state[f"{kind}{j}"] = t.detach().numpy().copy()
+            for m, gen in gens.items():
+                state[f"g{members[m]}"] = gen.get_state().numpy().copy()
+            for m, gen in dgens.items():
+                state[f"d{members[m]}"] = gen.get_state().numpy().copy()
+            checkpoint(state)
+    slot = {i: m for m, i in enumerate(members.tolist())}
+    return {i: (net.export(slot[i]), *stats[i]) for i in trained.tolist()}
+
+
+def _dropout_layers(
+    module: nn.Sequential, input_shape: tuple[int, ...]
+) -> list[tuple[float, tuple[int, ...]]]:
+    """``(p, input shape of one sample)`` of each Dropout layer, in order."""
+    out = []
+    with torch.no_grad():
+        h = torch.zeros((1, *input_shape))
+        for layer in copy.deepcopy(module).eval():
+            if isinstance(layer, nn.Dropout):
+                out.append((float(layer.p), tuple(h.shape[1:])))
+            h = layer(h)
+    return out
+
+
+def _dropout_masks(
+    drops: list[tuple[float, tuple[int, ...]]],
+    gens: dict[int, torch.Generator],
+    valid: torch.Tensor,
+) -> list[torch.Tensor]:
+    """One step's dropout multipliers ``(g, rows, *features)`` per Dropout layer.
+
+    Model ``m``'s ``r`` real rows (the first ``r`` of its slot) get what
+    :func:`torch.nn.functional.dropout` draws for a batch of ``r`` rows (Bernoulli
+    ``1 - p`` then divided by ``1 - p``, layer after layer) from the model's own
+    generator; padding rows and models without a batch get ones and draw nothing.
+    """
+    g, width = valid.shape
+    rows = valid.sum(1).tolist()
+    out = [torch.ones((g, width, *feat)) for _, feat in drops]
+    for m, gen in gens.items():
+        if not rows[m]:
+            continue
+        for mask, (p, feat) in zip(out, drops):
+            if p > 0:  # dropout with p = 0 returns its input and draws nothing
+                mask[m, : rows[m]] = torch.empty((rows[m], *feat)).bernoulli_(
+                    1 - p, generator=gen).div_(1 - p)
+    return out
+
+
+def _group_resumable(saved: Any, members: np.ndarray, trained: np.ndarray,
+                     epochs: int) -> bool:
+    return (isinstance(saved, dict)
+            and all(k in saved for k in ("members", "model_ids", "epoch"))
+            and np.array_equal(saved["members"], members)
+            and np.array_equal(saved["model_ids"], trained)
+            and 0 < int(saved["epoch"]) <= epochs)
+
+
+# --------------------------------------------------------------------------------------
 # Runs
 # --------------------------------------------------------------------------------------
 
@@ -512,11 +910,14 @@ def train_own(
     """Train (or resume) a run with one's own data and learner into ``path``.
 
     Serves the appendix and ``python -m ldcbook train --data/--learner M:F``. The
-    models are trained one at a time (:func:`train_model`); each chunk's scores and
-    models are stored together when it finishes, and the model in training is
-    checkpointed after every epoch, so a killed run resumes from the last finished
-    epoch with the bits of an uninterrupted run. The test labels are stored in the
-    run, so ``python -m ldcbook certify`` needs no data.
+    models are trained in the groups of the run's configuration (:func:`train_group`,
+    the groups holding the chunk's models, one after another) or one at a time
+    (:func:`train_model`), as :func:`own_spec` recorded (:func:`training_path`); each
+    chunk's scores and models are stored together when it finishes, and the model
+    (or group) in training is checkpointed after every epoch, so a killed run
+    resumes from the last finished epoch with the bits of an uninterrupted run. The
+    test labels are stored in the run, so ``python -m ldcbook certify`` needs no
+    data.
 
     Parameters
     ----------
@@ -536,7 +937,7 @@ def train_own(
         Progress bar over models.
     on_epoch : callable, optional
         ``on_epoch(model_id, epochs_done)`` after each checkpoint (the tests stop a
-        run there).
+        run there); for a group, once per member of the chunk, in id order.
 
     Returns
     -------
@@ -580,6 +981,8 @@ def train_own(
                  _spec: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         run = store.RunDir.open(path)
         x_train, x_test = inputs("train"), inputs("test")
+        if grouped:
+            return train_groups(run, x_train, x_test, parts_, ids)
         columns, weights = [], {}
         todo = ids.tolist()
         if progress:
@@ -601,6 +1004,50 @@ def train_own(
                 spec, i, x_train[idx], data.y_train[idx], save, run.load_arrays(name))
             columns.append(scores(module, x_test, mean, std,
                                   spec["train"]["eval_batch_size"]))
+            weights.update({f"m{i}:state:{k}": v
+                            for k, v in _state_arrays(module).items()})
+            weights[f"m{i}:mean"], weights[f"m{i}:std"] = mean, std
+        return np.stack(columns, axis=1), weights
+
+    grouped = training_path(spec) == "grouped"
+
+    def train_groups(run: Any, x_train: np.ndarray, x_test: np.ndarray,
+                     parts_: Sequence[np.ndarray], ids: np.ndarray,
+                     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        from ldcbook.ensemble.schedule import GroupLayout, group_call
+
+        layout = GroupLayout(m, int(spec["train"]["group_size"]))
+        chosen = set(ids.tolist())
+        trained: dict[int, tuple[nn.Module, np.ndarray, np.ndarray]] = {}
+        todo = layout.cover(ids.tolist())
+        if progress:
+            from tqdm.auto import tqdm
+
+            todo = tqdm(todo, desc=f"{len(ids)} models in groups", unit="group")
+        for q in todo:
+            members = layout.members(q)
+            now = [i for i in members.tolist() if i in chosen]
+            name = _group_checkpoint_name(q)
+
+            def save(state: dict[str, np.ndarray], now: list[int] = now,
+                     name: str = name) -> None:
+                run.save_arrays(name, state)
+                if on_epoch is not None:
+                    for i in now:
+                        on_epoch(i, int(state["epoch"]))
+
+            trained.update(train_group(
+                spec, members, {i: x_train[parts_[i]] for i in now},
+                {i: data.y_train[parts_[i]] for i in now}, save,
+                run.load_arrays(name)))
+        columns, weights = [], {}
+        x_eval = _aligned(x_test)
+        for i in ids.tolist():
+            module, mean, std = trained[i]
+            # each model scored on its own, as predict_scores does: the same bits
+            with group_call("eval", -1, 0, np.array([i]), None):
+                columns.append(scores(module, x_eval, _aligned(mean), _aligned(std),
+                                      spec["train"]["eval_batch_size"]))
             weights.update({f"m{i}:state:{k}": v
                             for k, v in _state_arrays(module).items()})
             weights[f"m{i}:mean"], weights[f"m{i}:std"] = mean, std
@@ -829,6 +1276,8 @@ __all__ = [
     "build",
     "clear_checkpoints",
     "ensemble_weights",
+    "grouped_reason",
+    "grouped_support",
     "is_own",
     "load_inputs",
     "own_spec",
@@ -836,8 +1285,11 @@ __all__ = [
     "partition_stats",
     "predict_scores",
     "resolve",
+    "resolve_own_group_size",
     "save_result",
     "scores",
+    "train_group",
     "train_model",
     "train_own",
+    "training_path",
 ]

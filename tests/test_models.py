@@ -162,11 +162,37 @@ def test_grouped_net_rejects_mixed_or_unsupported_models():
     with pytest.raises(ValueError, match="another architecture"):
         GroupedNet([build_model("cnn", 1, 10, 8), build_model("mlp", 1, 10, 8)])
     with pytest.raises(TypeError, match="not supported"):
-        GroupedNet([nn.Sequential(nn.Flatten(), nn.Dropout(), nn.Linear(4, 2))])
+        GroupedNet([nn.Sequential(nn.Flatten(), nn.BatchNorm1d(4), nn.Linear(4, 2))])
+    with pytest.raises(ValueError, match="only Dropout with p < 1"):
+        GroupedNet([nn.Sequential(nn.Flatten(), nn.Dropout(1.0), nn.Linear(4, 2))])
     with pytest.raises(TypeError, match="non-empty sequence"):
         GroupedNet([])
     with pytest.raises(ValueError, match="x must have shape"):
         GroupedNet([build_model("cnn", 1, 10, 8)]).forward(torch.zeros(2, 3, 1, 8, 8))
+
+
+def test_grouped_dropout_applies_the_given_masks():
+    """Dropout layers multiply by the caller's masks in training, in every layout
+    (after a convolution, after flattening), and do nothing in evaluation."""
+    torch.manual_seed(0)
+    models = [nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Dropout(0.5), nn.ReLU(),
+                            nn.Flatten(), nn.Dropout(0.25), nn.Linear(32, 3))
+              for _ in range(3)]
+    net = GroupedNet(models)
+    x = torch.randn(5, 3, 1, 4, 4)  # (B, g, C, H, W)
+    masks = [torch.randint(0, 2, (3, 5, 2, 4, 4)).float() * 2,
+             torch.randint(0, 2, (3, 5, 32)).float() / 0.75]
+    out = net.forward(x, train=True, dropout=masks)
+    for j, m in enumerate(models):
+        h = m[0](x[:, j]) * masks[0][j]
+        h = m[3](m[2](h)) * masks[1][j]
+        torch.testing.assert_close(out[j], m[5](h), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="a mask for every Dropout layer"):
+        net.forward(x, train=True, dropout=masks[:1])
+    evaluated = net.forward(x)
+    for j, m in enumerate(models):
+        torch.testing.assert_close(evaluated[j], m.eval()(x[:, j]), rtol=1e-5,
+                                   atol=1e-6)
 
 
 def test_masked_batch_norm_equals_batch_norm_on_the_real_rows():

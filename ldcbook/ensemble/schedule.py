@@ -110,16 +110,31 @@ class StepPlan:
         ``B``.
     group_slices : list of slice
         The members of each group (contiguous ranges of ``range(M)``).
+    join_single : bool
+        A last batch of one sample joins the batch before it (as
+        :func:`ldcbook.own.train_model` batches), so that BatchNorm always sees two
+        rows: the tables are then ``B + 1`` rows wide (a model's last step may hold
+        ``B + 1`` samples; the extra row is padding at every other step). The width
+        is fixed by ``B`` alone, whatever the partitions.
     """
 
     def __init__(
-        self, sizes: np.ndarray, batch_size: int, group_slices: list[slice]
+        self, sizes: np.ndarray, batch_size: int, group_slices: list[slice],
+        join_single: bool = False,
     ) -> None:
         b = batch_size
         self.sizes = np.asarray(sizes, dtype=np.int64)
         self.batch_size = b
         self.group_slices = group_slices
         self.steps = -(-self.sizes // b)  # ceil(n / B); 0 for an empty partition
+        width = b
+        if join_single:
+            # the last batch holds n - (steps - 1) B samples; one alone joins the
+            # batch before it
+            last = self.sizes - (self.steps - 1) * b
+            self.steps = self.steps - ((last == 1) & (self.steps >= 2))
+            width = b + 1
+        self.rows = width
         self.num_steps = int(self.steps.max()) if len(self.steps) else 0  # S
         self.group_steps = [
             int(self.steps[sl].max()) if sl.stop > sl.start else 0
@@ -129,8 +144,11 @@ class StepPlan:
         self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
         member = np.repeat(np.arange(m), self.sizes)
         q = np.arange(len(member)) - np.repeat(self.starts, self.sizes)
-        self.table_shape = (self.num_steps, m, b)
-        self.table_pos = torch.as_tensor((q // b * m + member) * b + q % b)
+        step = q // b
+        if join_single:
+            step = np.minimum(step, self.steps[member] - 1)
+        self.table_shape = (self.num_steps, m, width)
+        self.table_pos = torch.as_tensor((step * m + member) * width + q - step * b)
         valid = torch.zeros(self.table_shape, dtype=torch.bool)
         valid.view(-1)[self.table_pos] = True
         self.valid = valid

@@ -649,6 +649,7 @@ def _train_group(
     lr: float,
     config: TrainConfig,
     device: torch.device,
+    dropout: Sequence[torch.Tensor] | None = None,
 ) -> None:
     """One SGD step of a group's members; the same operators at every step.
 
@@ -656,14 +657,15 @@ def _train_group(
     Inactive members compute like the others (no operator here depends on which
     members are active); their BatchNorm running averages are selected back
     unchanged here, their parameters and momentum by :func:`_keep_rows` around the
-    call.
+    call. ``dropout``: the masks of the net's Dropout layers
+    (:meth:`ldcbook.models.GroupedNet.forward`), if it has any.
     """
     params, moms = net.params, mom  # the group's own tensors, updated in place
     leaves = [p.detach().requires_grad_() for p in params]
     with _autocast(device, config):
         logits = net.forward(
             x, None, leaves, train=True, mask=mask, active=active,
-            channels_last=config.channels_last,
+            channels_last=config.channels_last, dropout=dropout,
         )
     ce = _cross_entropy(logits.float(), y)  # (g, B)
     # the sum over models of each model's mean loss over its real rows: every entry's
