@@ -85,7 +85,7 @@ SETTINGS = {
     "default": dict(dataset="mnist5k", learner="cnn", base=BASE,
                     plain=dict(BASE, augment="none"), k=200, points=200, families=10,
                     ks=[10, 25, 50], per_k=4, pos_k=50, fa=(50, 2),
-                    fa_points=30, runs=None, chunk=None,
+                    fa_points=20, runs=None, chunk=None,
                     names=("no augmentation", "random crop")),
     "full": dict(dataset="cifar10", learner="nin", base=BASE,
                  plain=dict(schedule="ldc"),

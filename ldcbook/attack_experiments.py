@@ -380,7 +380,8 @@ def attack_points(
 
 
 def fa_plan(
-    votes: np.ndarray, num_classes: int, k: int, d: int, shifts: Sequence[int]
+    votes: np.ndarray, num_classes: int, k: int, d: int, shifts: Sequence[int],
+    load: np.ndarray | None = None,
 ) -> tuple[int, int, int, np.ndarray]:
     """Where an attacker poisons one point of an FA run: the heaviest buckets.
 
@@ -399,12 +400,17 @@ def fa_plan(
     num_classes, k, d : int
     shifts : sequence of int
         The run's FA shifts.
+    load : numpy.ndarray, optional
+        int ``(k*d,)``: how many attacks already retrain each model. Among buckets of
+        equal weight, those whose models are least loaded come first, so that many
+        attacks pack into few retraining passes.
 
     Returns
     -------
     prediction, radius, target_class : int
     buckets : numpy.ndarray
-        int64 bucket ids, heaviest for ``target_class`` first (ties: smaller id).
+        int64 bucket ids, heaviest for ``target_class`` first (ties: least loaded,
+        then smaller id).
     """
     from ldcbook.certify import fa
 
@@ -418,12 +424,18 @@ def fa_plan(
     pred, radius = (int(a[0]) for a in fa(v[None], nc, d, s))
     counts = np.bincount(v[v >= 0], minlength=nc)
     feeds = (np.arange(k * d)[:, None] + s[None, :]) % (k * d)  # (buckets, d)
+    if load is None:
+        load = np.zeros(k * d, np.int64)
+    load = check_array("load", np.asarray(load), ndim=1, kind="i")
+    if len(load) != k * d:
+        raise ValueError(f"load must hold k*d = {k * d} counts, got {len(load)}")
+    busy = load[feeds].sum(axis=1)
     best: tuple[int, int, np.ndarray] | None = None
     for c in range(nc):
         if c == pred:
             continue
         w = (1 + (v[feeds] == pred) - (v[feeds] == c)).sum(axis=1)
-        order = np.lexsort((np.arange(k * d), -w))
+        order = np.lexsort((np.arange(k * d), busy, -w))
         gap = counts[pred] - counts[c] - int(c < pred)
         r_c = int(np.searchsorted(np.cumsum(w[order]), gap, side="right"))
         if best is None or r_c < best[0]:
@@ -470,13 +482,17 @@ def fa_attack_points(
     if scores.ndim != 3 or scores.shape[1] != k * d:
         raise ValueError(f"clean_scores must be (n_test, k*d = {k * d}, C), got "
                          f"shape {scores.shape}")
-    plans = [fa_plan(v, nc, k, d, s) for v in votes_from_scores(scores[pts])]
-    jobs, budgets = [], []
-    for t, (_, r, c, order) in zip(pts.tolist(), plans):
+    feeds = (np.arange(k * d)[:, None] + s[None, :]) % (k * d)
+    load = np.zeros(k * d, np.int64)
+    plans, jobs, budgets = [], [], []
+    for t, v in zip(pts.tolist(), votes_from_scores(scores[pts])):
+        plans.append(fa_plan(v, nc, k, d, s, load))
+        _, r, c, order = plans[-1]
         for e in ext.tolist():
             buckets = order[: r + e]
             jobs.append(near_copies(dataset.x_test[t], c, buckets, k * d))
             budgets.append(len(buckets))
+        np.add.at(load, feeds[order[: r + int(ext.max(initial=0))]].ravel(), 1)
     rows = np.unique(pts)
     results = retrain_attacks(
         dataset, partitions(dataset, k, d, s), config, jobs, budgets=budgets, d=d,

@@ -482,6 +482,34 @@ def _attacked_partitions(
     return np.array(affected, dtype=np.int64), changed, ident
 
 
+def _hash_attacked_partitions(
+    dataset: Any, parts: Sequence[np.ndarray], attack: Attack
+) -> tuple[np.ndarray, dict[int, np.ndarray], np.ndarray]:
+    """:func:`_attacked_partitions` for DPA by hash (``parts`` are
+    ``partitions(dataset, len(parts))``): only the partitions that the keys of the
+    inserted and removed samples reach can change, so only those are recomputed."""
+    from ldcbook.partition import content_order
+
+    n, k = len(dataset.y_train), len(parts)
+    if attack.remove.size and attack.remove.max() >= n:
+        raise ValueError(f"attack.remove must index range({n})")
+    new = attack.apply(dataset)
+    keep = np.setdiff1d(np.arange(n), attack.remove)
+    ident = np.concatenate([keep, n + np.arange(len(attack.insert_y))])
+    inserted = (pixel_sums(attack.insert_x) if len(attack.insert_y)
+                else np.zeros(0, np.int64))
+    keys = np.concatenate([inserted, np.asarray(dataset.train_keys)[attack.remove]])
+    new_keys = np.asarray(new.train_keys, dtype=np.int64) % k
+    affected, changed = [], {}
+    for i in np.unique(np.asarray(keys, dtype=np.int64) % k).tolist():
+        idx = content_order(new.x_train, new.y_train, np.flatnonzero(new_keys == i))
+        mapped = ident[idx]
+        if not np.array_equal(np.asarray(parts[i], dtype=np.int64), mapped):
+            affected.append(i)
+            changed[i] = mapped
+    return np.array(affected, dtype=np.int64), changed, ident
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class AttackResult:
     """One attack retrained: the models it changed and their new test scores.
@@ -613,16 +641,23 @@ def retrain_attacks(
     rows = check_array("rows", np.asarray(rows, dtype=np.int64), ndim=1, kind="i")
     if rows.size and (rows.min() < 0 or rows.max() >= n_test):
         raise ValueError(f"rows must index range({n_test})")
-    if partition_fn is None:
+    by_hash = partition_fn is None
+    if by_hash:
         def partition_fn(ds: Any) -> list[np.ndarray]:
             return partitions(ds, len(parts))
+
+        if not all(np.array_equal(a, b) for a, b in zip(parts, partition_fn(dataset))):
+            raise ValueError("parts must be partitions(dataset, len(parts)) (DPA by "
+                             "hash); pass partition_fn for another partitioning")
     if train_fn is None:
         from ldcbook.ensemble import fit_scores
 
         def train_fn(ds: Any, ps: Any, ids: Any) -> np.ndarray:
             return fit_scores(ds, ps, ids, config)
 
-    plans = [_attacked_partitions(dataset, parts, att, partition_fn) for att in attacks]
+    plans = [_hash_attacked_partitions(dataset, parts, att) if by_hash
+             else _attacked_partitions(dataset, parts, att, partition_fn)
+             for att in attacks]
     sel = torch.from_numpy(rows)
     test_rows = dict(x_test=dataset.x_test[sel], y_test=dataset.y_test[sel])
     if budgets is not None:

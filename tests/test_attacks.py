@@ -312,3 +312,27 @@ def test_fa_plan_names_the_buckets_that_break_the_certificate():
                 assert after != pred
             broke += extra == 1 and after != pred
     assert broke > 150  # buckets that share models make the radius loose
+
+
+def test_hash_partitions_are_recomputed_only_where_the_keys_reach(digits):
+    from ldcbook.attacks import _attacked_partitions, _hash_attacked_partitions
+
+    k = 7
+    parts = partitions(digits, k)
+    rng = np.random.default_rng(2)
+    x = digits.x_test[:5].numpy()
+    for j in range(12):
+        att = (near_copies(x[j % 5], int(rng.integers(10)),
+                           rng.choice(k, size=int(rng.integers(0, 4)), replace=False),
+                           k, int(rng.integers(1, 3)))
+               + removal(rng.choice(len(digits.y_train), size=int(rng.integers(0, 3)),
+                                    replace=False), (1, 8, 8)))
+        if j % 3 == 0:
+            att = att + relabel(digits, [int(rng.integers(len(digits.y_train)))], 3)
+        fast = _hash_attacked_partitions(digits, parts, att)
+        slow = _attacked_partitions(digits, parts, att, lambda ds: partitions(ds, k))
+        assert fast[0].tolist() == slow[0].tolist()
+        assert all(np.array_equal(fast[1][i], slow[1][i]) for i in slow[0].tolist())
+        assert np.array_equal(fast[2], slow[2])
+    with pytest.raises(ValueError, match="partition_fn"):
+        retrain_attacks(digits, partitions(digits, k, 1, [0])[::-1], CFG, [att])
