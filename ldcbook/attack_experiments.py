@@ -449,7 +449,7 @@ def fa_plan(
 def fa_attack_points(
     dataset: Any, config: Any, clean_scores: np.ndarray, points: Sequence[int],
     k: int, d: int, shifts: Sequence[int], extras: Sequence[int] = (0,),
-    **retrain: Any,
+    budget: int | None = None, **retrain: Any,
 ) -> dict[str, np.ndarray]:
     """Attack points of an FA run: near-copies in the ``radius + e`` heaviest buckets.
 
@@ -457,8 +457,10 @@ def fa_attack_points(
     with the class at which its FA radius is attained goes into each of the
     ``radius + e`` heaviest buckets (:func:`fa_plan`): an attack of size
     ``radius + e`` reaching at most ``(radius + e) * d`` models. ``e = 0`` is the
-    strongest attack the certificate rules out; ``e = 1`` the least that could
-    break it. All attacks are retrained in packed passes
+    attack the certificate's worst case describes, which it rules out; ``e = 1`` the
+    least that could break it. With ``budget``, each point instead gets one attack
+    on its ``budget`` heaviest buckets (``python -m ldcbook attack`` on an FA run).
+    All attacks are retrained in packed passes
     (:func:`ldcbook.attacks.retrain_attacks`, with the FA partitioning and its budget
     check) and the points re-certified by FA.
 
@@ -476,6 +478,9 @@ def fa_attack_points(
     ext = check_array("extras", np.asarray(extras, dtype=np.int64), ndim=1, kind="i")
     if ext.size and ext.min() < 0:
         raise ValueError("extras must be >= 0")
+    if budget is not None:
+        budget = check_int("budget", budget, min_value=0)
+        ext = np.zeros(1, np.int64)
     s = np.asarray(shifts, dtype=np.int64)
     nc = int(dataset.num_classes)
     scores = np.asarray(clean_scores)
@@ -489,10 +494,11 @@ def fa_attack_points(
         plans.append(fa_plan(v, nc, k, d, s, load))
         _, r, c, order = plans[-1]
         for e in ext.tolist():
-            buckets = order[: r + e]
+            buckets = order[: r + e] if budget is None else order[:budget]
             jobs.append(near_copies(dataset.x_test[t], c, buckets, k * d))
             budgets.append(len(buckets))
-        np.add.at(load, feeds[order[: r + int(ext.max(initial=0))]].ravel(), 1)
+        most = r + int(ext.max(initial=0)) if budget is None else budget
+        np.add.at(load, feeds[order[:most]].ravel(), 1)
     rows = np.unique(pts)
     results = retrain_attacks(
         dataset, partitions(dataset, k, d, s), config, jobs, budgets=budgets, d=d,

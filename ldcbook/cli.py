@@ -19,9 +19,9 @@
 ``python -m ldcbook plot RUN --out fig.png``
     Plot certified accuracy against attack size.
 ``python -m ldcbook attack RUN --method near-copies|relabel|removal --budget B``
-    Poison a finished DPA run for real (:mod:`ldcbook.attacks`): each test point gets its
-    own attack of size at most ``B``, only the models it reaches are retrained, and the
-    attacked predictions and certificates are written into ``RUN/attacks/``.
+    Poison a finished DPA or FA run for real (:mod:`ldcbook.attacks`): each test point
+    gets its own attack of size at most ``B``, only the models it reaches are retrained,
+    and the attacked predictions and certificates are written into ``RUN/attacks/``.
 ``python -m ldcbook merge DEST SRC...``
     Merge the run directories of shards into one.
 
@@ -743,12 +743,15 @@ def _add_attack_parser(commands: Any) -> None:
 
     attack = commands.add_parser(
         "attack",
-        help="poison a stored DPA run for real and re-certify the attacked points",
+        help="poison a stored DPA or FA run for real and re-certify the attacked "
+             "points",
         description=(
             "Attack each test point of a finished DPA run with its own attack of the\n"
             "given family and budget (insertions + removals), aimed at its runner-up\n"
             "class in its most vulnerable partitions; retrain only the affected base\n"
-            "models (packed into shared passes) and re-certify. Results go to\n"
+            "models (packed into shared passes) and re-certify. On an FA run (near-\n"
+            "copies only) the copies go into the point's heaviest buckets, those the\n"
+            "FA certificate's worst case corrupts. Results go to\n"
             "RUN/attacks/METHOD-bBUDGET/shard-I-of-N.npz (checksummed in a .json)."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -775,7 +778,7 @@ def _attack(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import torch
 
     from ldcbook import data, partition, store
-    from ldcbook.attack_experiments import attack_points
+    from ldcbook.attack_experiments import attack_points, fa_attack_points
     from ldcbook.ensemble import TrainConfig
 
     if args.device is not None and args.device.startswith("cuda") and (
@@ -784,8 +787,12 @@ def _attack(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     run, spec, scores, _ = _open_run(args.run, args.data_root)
-    if spec["learner"] not in NEURAL_LEARNERS or int(spec["d"]) != 1:
-        raise ValueError("attack needs a DPA run (d = 1) of a neural learner")
+    k, d = int(spec["k"]), int(spec["d"])
+    if spec["learner"] not in NEURAL_LEARNERS:
+        raise ValueError("attack needs a DPA or FA run of a neural learner")
+    if d > 1 and args.method != "near-copies":
+        raise ValueError("on an FA run (d > 1) attack takes --method near-copies "
+                         "(one near-copy in each of the heaviest buckets)")
     dataset = data.load(spec["dataset"], root=args.data_root)
     parts = partition.partitions(dataset, spec["k"], spec["d"], spec["shifts"])
     config = TrainConfig.from_dict(spec["train"]).replace(device=args.device)
@@ -794,8 +801,13 @@ def _attack(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         raise ValueError(f"--points must lie in 0:{len(scores)}")
     i, n = args.shard
     points = np.arange(a, b)[i::n]
-    out = attack_points(dataset, parts, config, scores, points, args.method,
-                        args.budget)
+    if d == 1:
+        out = attack_points(dataset, parts, config, scores, points, args.method,
+                            args.budget)
+    else:  # FA: the budget's heaviest buckets of each point (attack_experiments)
+        out = fa_attack_points(dataset, config, scores, points, k, d, spec["shifts"],
+                               budget=args.budget)
+        out = {name: v[:, 0] if v.ndim == 2 else v for name, v in out.items()}
     buf = io.BytesIO()
     np.savez(buf, **out)
     payload = buf.getvalue()

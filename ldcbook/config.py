@@ -52,14 +52,32 @@ def scale() -> str:
     ValueError
         If the variable holds anything other than ``smoke``, ``default`` or ``full``.
     """
-    value = os.environ.get(ENV_VAR, "").strip()
+    return env_choice(ENV_VAR, SCALES, "default")
+
+
+def env_choice(var: str, allowed: tuple[str, ...], default: str) -> str:
+    """The value of the environment variable ``var``, one of ``allowed``.
+
+    Parameters
+    ----------
+    var : str
+        The variable's name.
+    allowed : tuple of str
+        The values it may take.
+    default : str
+        Returned when the variable is unset or empty.
+
+    Raises
+    ------
+    ValueError
+        If the variable holds anything else, naming it and the allowed values.
+    """
+    value = os.environ.get(var, "").strip()
     if value == "":
-        return "default"
-    if value not in SCALES:
-        raise ValueError(
-            f"{ENV_VAR}={value!r} is not a scale; expected one of "
-            f"{', '.join(repr(s) for s in SCALES)}"
-        )
+        return default
+    if value not in allowed:
+        raise ValueError(f"{var}={value!r}: expected one of "
+                         f"{', '.join(repr(s) for s in allowed)}")
     return value
 
 

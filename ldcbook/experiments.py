@@ -843,15 +843,9 @@ def full_dataset() -> str:
     ValueError
         If the variable names anything other than ``cifar10`` or ``gtsrb``.
     """
-    import os
+    from ldcbook.config import env_choice
 
-    value = os.environ.get(FULL_DATASET_VAR, "").strip()
-    if value == "":
-        return "cifar10"
-    if value not in FULL_DATASETS:
-        raise ValueError(f"{FULL_DATASET_VAR}={value!r}: expected one of "
-                         f"{', '.join(map(repr, FULL_DATASETS))}")
-    return value
+    return env_choice(FULL_DATASET_VAR, FULL_DATASETS, "cifar10")
 
 
 def paper_grid(dataset: str) -> dict[str, Any]:

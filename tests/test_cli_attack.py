@@ -18,7 +18,7 @@ from ldcbook.ensemble import TrainConfig
 from ldcbook.partition import partitions
 
 # the same smoke run and thread guard as the other command-line tests
-from test_cli import restore_threads, run_dir  # noqa: F401  (fixtures)
+from test_cli import TRAIN, restore_threads, run_dir  # noqa: F401  (fixtures)
 
 
 def _load(folder, name):
@@ -94,3 +94,26 @@ def test_attack_failures_while_running(capsys, run_dir, tmp_path):
                  "--points", "0:100000"]) == 1
     err = capsys.readouterr().err
     assert "--points must lie in" in err
+
+
+def test_attack_on_an_fa_run_uses_the_heaviest_buckets(capsys, tmp_path):
+    from ldcbook.certify import fa_shifts
+
+    out = tmp_path / "fa"
+    assert main(TRAIN[:4] + ["3", "--d", "2"] + TRAIN[5:] + ["--out", str(out)]) == 0
+    argv = ["attack", str(out), "--method", "near-copies", "--budget", "2",
+            "--points", "0:8", "--threads", "1"]
+    assert main(argv) == 0
+    summary, arrays = _load(out / "attacks" / "near-copies-b2", "shard-0-of-1")
+    assert summary["violations"] == 0 and summary["attacked"] == 8
+    assert (arrays["size"] == 2).all() and (arrays["models"] <= 4).all()
+    scores = store.RunDir.open(out).load_scores()
+    torch.set_num_threads(1)
+    cfg = TrainConfig.from_dict(store.RunDir.open(out).config["train"])
+    expected = ae.fa_attack_points(load("digits"), cfg, scores, np.arange(8), 3, 2,
+                                   fa_shifts(3, 2), budget=2)
+    for key, value in expected.items():
+        assert np.array_equal(arrays[key], value.reshape(len(value), -1)[:, 0]), key
+    capsys.readouterr()
+    assert main(argv[:3] + ["removal"] + argv[4:]) == 1
+    assert "--method near-copies" in capsys.readouterr().err
