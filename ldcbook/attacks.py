@@ -537,6 +537,18 @@ class AttackResult:
         return out
 
 
+def _claim_key(model_id: int, mapped: np.ndarray, attack: Attack, n: int) -> str:
+    """What a retrained model depends on: its id and its partition's content, in
+    order (clean indices, and the bytes and labels of the inserted samples)."""
+    ins = mapped >= n
+    js = mapped[ins] - n
+    h = hashlib.sha256(np.int64(model_id).tobytes())
+    h.update(np.where(ins, -1, mapped).astype(np.int64).tobytes())
+    h.update(np.ascontiguousarray(attack.insert_x[js]).tobytes())
+    h.update(attack.insert_y[js].astype(np.int64).tobytes())
+    return h.hexdigest()
+
+
 def pack_passes(affected: Sequence[Any]) -> list[list[int]]:
     """Group attacks into training passes in which no two need the same model id.
 
@@ -586,12 +598,14 @@ def retrain_attacks(
 
     Model ``i``'s bits depend only on its own partition, its id and the run's
     configuration, not on what the other slots of its group hold
-    (:mod:`ldcbook.ensemble.schedule`), so one engine pass can retrain the affected
-    models of several attacks as long as no two claim the same model id
-    (:func:`pack_passes`). Each pass trains, per model id, the partition of the
-    attack that claimed it; the pass's training set is the clean one plus every
-    inserted sample of its attacks. An attacked model is then bit for bit the model a
-    retraining of that attack's whole poisoned dataset gives.
+    (:mod:`ldcbook.ensemble.schedule`). So each affected model of each attack is a
+    *claim*, a model id with its new partition; claims with the same id and the same
+    partition content (two attacks that poison a model alike) are trained once, and
+    one engine pass retrains many claims as long as no two have the same model id
+    (:func:`pack_passes`, one pass per claim on the busiest id). The pass's training
+    set is the clean one plus the inserted samples its claims use. An attacked model
+    is then bit for bit the model a retraining of that attack's whole poisoned
+    dataset gives.
 
     Parameters
     ----------
@@ -669,33 +683,49 @@ def retrain_attacks(
         AttackResult(np.zeros(0, np.int64), np.zeros(shape, np.float32), rows)
         if not plan[0].size else None for plan in plans
     ]
-    for group in pack_passes([plan[0] for plan in plans]):
+    # one claim per (model id, new partition content): attacks that give a model the
+    # same partition share its retraining, and each pass holds one claim per model id
+    claims: dict[str, tuple[int, int]] = {}
+    owner: list[dict[int, str]] = [{} for _ in attacks]
+    for a, (affected, changed, _) in enumerate(plans):
+        for i in affected.tolist():
+            key = _claim_key(i, changed[i], attacks[a], n)
+            claims.setdefault(key, (a, i))
+            owner[a][i] = key
+    names = list(claims)
+    trained: dict[str, np.ndarray] = {}
+    for group in pack_passes([[claims[key][1]] for key in names]):
         xs, ys, offset = [dataset.x_train], [dataset.y_train], n
         keys = [np.asarray(dataset.train_keys, dtype=np.int64)]
         pass_parts = list(parts)
         ids = []
-        for a in group:
-            affected, changed, _ = plans[a]
-            att = attacks[a]
-            for i in affected.tolist():
-                mapped = changed[i]
-                pass_parts[i] = np.where(mapped >= n, mapped - n + offset, mapped)
-                ids.append(i)
-            xs.append(torch.from_numpy(att.insert_x))
-            ys.append(torch.as_tensor(att.insert_y, dtype=dataset.y_train.dtype))
-            keys.append(pixel_sums(att.insert_x).astype(np.int64) if len(att.insert_y)
+        for c in group:
+            a, i = claims[names[c]]
+            att, mapped = attacks[a], plans[a][1][i]
+            ins = mapped >= n
+            js = mapped[ins] - n  # the attack's inserted samples in this partition
+            part = mapped.copy()
+            part[ins] = offset + np.arange(len(js))
+            pass_parts[i] = part
+            ids.append(i)
+            xs.append(torch.from_numpy(att.insert_x[js]))
+            ys.append(torch.as_tensor(att.insert_y[js], dtype=dataset.y_train.dtype))
+            keys.append(pixel_sums(att.insert_x[js]).astype(np.int64) if len(js)
                         else np.zeros(0, np.int64))
-            offset += len(att.insert_y)
+            offset += len(js)
         pass_ds = dataclasses.replace(
             dataset, x_train=torch.cat(xs), y_train=torch.cat(ys),
             train_keys=np.concatenate(keys), **test_rows)
         order = np.sort(np.array(ids, dtype=np.int64))
         scores = np.asarray(train_fn(pass_ds, pass_parts, order))
-        col = {int(i): c for c, i in enumerate(order)}
-        for a in group:
-            affected = plans[a][0]
-            cols = [col[int(i)] for i in affected]
-            results[a] = AttackResult(affected, scores[:, cols], rows)
+        col = {int(i): j for j, i in enumerate(order)}
+        for c in group:
+            trained[names[c]] = scores[:, col[claims[names[c]][1]]]
+    for a, (affected, _, _) in enumerate(plans):
+        if affected.size:
+            results[a] = AttackResult(
+                affected, np.stack([trained[owner[a][i]] for i in affected.tolist()],
+                                   axis=1), rows)
     return results  # type: ignore[return-value]
 
 
