@@ -18,20 +18,21 @@
 # The book so far proves lower bounds and reproduces the paper's upper-bound attacks
 # on toy tasks. A certified radius $r$ ({prf:ref}`thm-dpa-certificate`) is a lower
 # bound on the **lethal dose** of a test point: the smallest number of insertions and
-# removals that changes its prediction. This chapter attacks the trained DPA ensembles
-# of the {ref}`previous experiments <chap-dpa-experiments>` with real poisoned
+# removals that changes its prediction. This chapter attacks the trained DPA and FA
+# ensembles of {ref}`chap-dpa-experiments` with real poisoned
 # training samples, retrains what the poison touches, and re-certifies. It checks the
 # certificates against the strongest attacks it finds within their radius, brackets
 # the true lethal dose between the radius and the smallest attack found, measures it
-# against $N/n$ for several $k$ and two base learners, and breaks the assumptions
+# against $N/n$ for several $k$ and one CNN under two training schedules (with and
+# without augmentation), and breaks the assumptions
 # behind the certificate on purpose to show that they matter.
 #
 # ```{admonition} What runs here, and how to run the paper's setting
 # :class: note
-# At the default scale the chapter attacks the CNN ensembles of the
-# {ref}`previous chapter <chap-dpa-experiments>` on `mnist5k` (the same runs, by the
+# At the default scale the chapter attacks the CNN ensembles of
+# {ref}`chap-dpa-experiments` on `mnist5k` (the same runs, by the
 # same specs, with $k$ = {glue:text}`main_k` for the certificates and
-# $k$ = {glue:text}`ks_text` for the lethal dose), on one CPU thread; every attacked
+# $k$ = {glue:text}`ks_text` for the lethal dose), on two CPU threads; every attacked
 # base model is retrained by the same batched engine. At full scale
 # (`LDCBOOK_SCALE=full`) the same code attacks the CIFAR-10 Network-in-Network runs of
 # `runs/ch07/`, retraining the attacked models on the GPU;
@@ -52,6 +53,7 @@ except ImportError:
                            "ldcbook[book] @ git+https://github.com/ldcbook/ldcbook"])
 
 # %% tags=["remove-cell"]
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -60,6 +62,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 from myst_nb import glue
 
 from ldcbook import attack_experiments as ae
@@ -101,8 +104,8 @@ if shrunk():  # the full-scale code path at a tiny size
              base=dict(S["base"], epochs=1), plain=dict(S["plain"], epochs=1))
 CLAIMS = scale() == "default"  # thresholds of the quantitative claims
 CPU = scale() != "full"
-if CPU:  # one thread: bitwise reproducible, and best on a shared CPU
-    torch.set_num_threads(1)
+if CPU:  # a fixed number of threads: the same bits at every run on a machine
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
 workdir = tempfile.TemporaryDirectory(prefix="ldcbook-ch09-") if not S["runs"] else None
 ROOT = Path(workdir.name if workdir else S["runs"])
 plt.rcParams.update({"figure.dpi": 110, "figure.figsize": (6.4, 3.8)})
@@ -179,11 +182,12 @@ print(f"{np.abs(diff).sum()} pixels changed by one grey level; lands in partitio
 # %% [markdown]
 # A poisoned sample reaches one partition, so an attack of size $b$ can change at
 # most $b$ base models. `ldcbook.attacks.check_budget` enforces this for every attack
-# the chapter retrains: an attack larger than its budget, or one that changes more
-# models than its budget allows, is rejected. A partitioning that does not hash each
+# the chapter retrains with a budget (all but the two counterexamples at the end): an
+# attack larger than its budget, or one that changes more models than its budget
+# allows, is rejected. A partitioning that does not hash each
 # sample on its own breaks this: with partitions by dataset position (the sample at
 # position $j$ goes to model $j \bmod k$), removing the first training sample moves
-# every other sample to the previous model, and a budget-1 attack
+# every remaining sample to the previous model, and a budget-1 attack
 # reaches every model. It is rejected:
 
 # %%
@@ -207,9 +211,9 @@ except ValueError as err:
 # what shares its batched kernel calls (the isolation guarantee of
 # `ldcbook.ensemble.schedule`, tested op by op). So only the affected models are
 # retrained. More: one engine pass can retrain the affected models of many attacks at
-# once, as long as no two of them need the same model id
-# (`ldcbook.attacks.pack_passes`); each pass trains, per model id, the partition of
-# whichever attack claimed it. We check this on an attack that inserts two
+# once, as long as it trains each model id once (`ldcbook.attacks.pack_passes`): each
+# pass trains, per model id, the new partition of one attack that claimed it, and
+# two attacks that give a model the same partition share its retraining. We check this on an attack that inserts two
 # near-copies into two partitions and removes a sample of a third, retrained in a
 # pass shared with two other attacks, against a retraining of all {glue:text}`main_k`
 # models on the poisoned data.
@@ -224,12 +228,13 @@ res = retrain_attacks(ds, parts, cfg, [attack, *others], budgets=[3, 1, 1])
 poisoned = attack.apply(ds)
 full = fit_scores(poisoned, partitions(poisoned, K), range(K), cfg)
 untouched = np.setdiff1d(np.arange(K), res[0].affected)
-print(f"affected models {res[0].affected.tolist()}; "
-      f"{len(pack_passes([r.affected for r in res]))} pass for three attacks")
+n_passes = len(pack_passes([r.affected for r in res]))
+print(f"affected models {res[0].affected.tolist()}; {n_passes} pass for three attacks")
 
 # %% tags=["nbval-ignore-output"]
-assert len(res[0].affected) == attack.size == 3
-assert np.array_equal(full[:, untouched], main.scores[:, untouched])  # bit for bit
+assert len(res[0].affected) == attack.size == 3 and n_passes == 1
+untouched_same = np.array_equal(full[:, untouched], main.scores[:, untouched])
+assert untouched_same or not CPU  # bit for bit on the CPU
 same = np.array_equal(res[0].patch(main.scores), full)
 assert same or not CPU  # bit for bit on the CPU; GPUs may differ in the last bits
 assert (votes_from_scores(res[0].patch(main.scores)) == votes_from_scores(full)).all()
@@ -242,11 +247,15 @@ print("packed retraining equals full retraining bit for bit:", same)
 # the {glue:text}`n_points` test points with the smallest radii $r \ge 1$ (the most
 # fragile certified points; radii {glue:text}`r_lo` to {glue:text}`r_hi`) with the
 # strongest attack we know within budget $r$: one near-copy labelled with the
-# runner-up in each of $r$ partitions that vote for $\hat y$. No attack can do more
-# to the votes, since a sample changes one model and a model casts one vote; the
-# attack achieves this whenever every poisoned model switches its vote to $c$. The
-# same search then adds one more poisoned partition (and doubles the copies where a
-# model resisted): that is the bracket of the next section.
+# runner-up in each of $r$ partitions that vote for $\hat y$. No attack of size $r$
+# can do more to the votes, since a sample changes one model and a model casts one
+# vote; this one does as much whenever every poisoned model switches its vote to $c$.
+# Given that premise, checked bit for bit above and by the budget check of every
+# attack, the certificate cannot be violated: it is arithmetic. What the retraining
+# confirms is the premise, on real models, and how close real attacks come to the
+# certificate's worst case. The same search then adds one more poisoned partition
+# (and doubles the copies where a model resisted): that is the bracket of the next
+# section.
 
 # %% tags=["nbval-ignore-output"]
 cand = np.flatnonzero(radius >= 1)
@@ -264,13 +273,19 @@ assert kept.all()  # 0 violations
 flipped_votes = sum(int((s.confirm_votes == s.target.runner_up).sum()
                         - (votes_from_scores(main.scores[s.target.index][None])[0]
                            == s.target.runner_up).sum()) for s in search)
+poisoned_parts = int(radius[points].sum())
+assert 0 < flipped_votes <= poisoned_parts  # one vote at most per poisoned partition
 print(f"votes moved to the runner-up by the budget-r attacks: {flipped_votes} of "
-      f"{int(radius[points].sum())} poisoned partitions")
+      f"{poisoned_parts} poisoned partitions")
+glue("votes_moved", flipped_votes, display=False)
+glue("votes_total", poisoned_parts, display=False)
 
 # %% [markdown]
-# The other families are weaker per unit of budget (a relabel costs 2; a removal
-# only weakens $\hat y$), and confirm the certificates as well, on the first
-# {glue:text}`n_families` of these points:
+# Every prediction held, and the attacks came close to the worst case: the poisoned
+# models switched their vote to the runner-up in {glue:text}`votes_moved` of the
+# {glue:text}`votes_total` poisoned partitions. The other families are weaker per
+# unit of budget (a relabel costs 2; a removal adds no evidence for $c$), and confirm
+# the certificates as well, on the first {glue:text}`n_families` of these points:
 
 # %% tags=["nbval-ignore-output"]
 def family_attack(family):
@@ -291,7 +306,7 @@ violations
 # %% [markdown]
 # The search assembles each attack from models retrained in shared passes. For a
 # sample of points we retrain the final attack as one attack, all its partitions at
-# once, and find the same votes and the same scores.
+# once, and find the same models retrained and the prediction changed.
 
 # %% tags=["nbval-ignore-output"]
 def whole(s):
@@ -308,11 +323,11 @@ again = retrain_attacks(ds, parts, cfg, [whole(s) for s in sample],
 for j, (s, r) in enumerate(zip(sample, again)):
     assert r.affected.tolist() == sorted(i for i, _ in s.plan)
     votes = votes_from_scores(r.patch(main.scores)[j][None])[0]
-    assert ae.certify_votes(votes, C)[0] != s.target.prediction
+    assert ae.certify_votes(votes, C)[0] != s.target.prediction or not CPU
 print(f"{len(sample)} attacks retrained whole: each changes its prediction")
 
 # %% [markdown]
-# ## The bracket: radius $\le$ lethal dose $\le$ attack found
+# ## The bracket: radius $<$ lethal dose $\le$ attack found
 #
 # For every attacked point the search found an attack that does change the
 # prediction, of size $a$: the true lethal dose lies between $r + 1$ (the certificate
@@ -335,7 +350,7 @@ glue("tight_frac", float(tight), display=False)
 glue("ratio_med", float(np.median(size[ok] / rad[ok])), display=False)
 glue("ratio_max", float(np.max(size[ok] / rad[ok])), display=False)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The bracket for each attacked point: the smallest attack found that changes the prediction, divided by the certified radius (1 would be a certificate exactly tight; r + 1 is the least any attack can need).", "name": "fig-attacks-ratio"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The bracket for each attacked point: the smallest attack found that changes the prediction, divided by the certified radius. No attack changes the prediction with fewer than r + 1 poisons, so the ratio is at least 1 + 1/r; it equals that where the certificate is exactly tight.", "name": "fig-attacks-ratio"}}
 fig, ax = plt.subplots()
 ax.hist(size[ok] / rad[ok], bins=30, color="tab:blue")
 ax.set_xlabel("attack found / certified radius")
@@ -346,11 +361,13 @@ plt.show()
 # The ratio is at most {glue:text}`ratio_max:.2f` and its median
 # {glue:text}`ratio_med:.2f`: on these points the certificate is nearly the whole
 # truth. The reason is how little it takes to flip one base model. The table counts,
-# over the poisoned partitions of the search, the near-copies that first switched
-# the model's vote to the runner-up.
+# over the poisoned partitions whose model did switch its vote to the runner-up, the
+# fewest near-copies tried (1, 2, 4 or 8) that switched it; one copy sufficed for a
+# fraction {glue:text}`one_copy:.2f` of them.
 
 # %% tags=["nbval-ignore-output"]
 copies = pd.Series([m for s in search for m in s.copies_to_flip.values()])
+glue("one_copy", float(np.mean(copies == 1)), display=False)
 copies.value_counts().sort_index().rename("models")
 
 # %% [markdown]
@@ -358,12 +375,12 @@ copies.value_counts().sort_index().rename("models")
 #
 # FA {cite:p}`wang2022fa` (worked by hand in {ref}`the chapter on DPA's optimality
 # <chap-dpa-optimal>`) feeds each of $k d$ hash buckets to $d$ of its $k d$ models,
-# and its radius counts buckets: $r$ poisoned samples may corrupt
-# every model of $r$ buckets. The strongest attack the certificate considers puts
-# one near-copy, labelled with the class $c$ at which the radius is attained, in
-# each of the $r$ buckets whose models weigh most against the prediction
-# (`ldcbook.attack_experiments.fa_plan`); an attack on $r + 1$ such buckets could
-# break it. We attack the {glue:text}`fa_points` points of smallest FA radius
+# and its radius counts buckets: $r$ poisoned samples may corrupt every model of $r$
+# buckets. The certificate's worst case is mounted here with one near-copy, labelled
+# with the class $c$ at which the radius is attained, in each of the $r$ buckets
+# whose models weigh most against the prediction
+# (`ldcbook.attack_experiments.fa_plan`); the same attack on $r + 1$ such buckets
+# could break it. We attack the {glue:text}`fa_points` points of smallest FA radius
 # $r \ge 1$ of an FA run with $k$ = {glue:text}`fa_k` and $d$ = {glue:text}`fa_d`
 # (Chapter 7's learner and schedule), both ways.
 
@@ -390,30 +407,42 @@ glue("fa_k", FK, display=False)
 glue("fa_d", FD, display=False)
 glue("fa_points", len(fa_pts), display=False)
 glue("fa_broke", float(fa_broke.mean()), display=False)
-glue("fa_models", float(np.median(fa_out["models"][:, 1])), display=False)
+glue("fa_models", float(np.median(fa_out["models"][fa_broke, 1])), display=False)
+shared = fa_out["models"][:, 1] < fa_out["size"][:, 1] * FD  # buckets share a model
+glue("fa_held", int((~fa_broke).sum()), display=False)
+glue("fa_shared", int((shared & ~fa_broke).sum()), display=False)
 
 # %% [markdown]
 # Every FA certificate held. One bucket more changed the prediction for
-# {glue:text}`fa_broke:.0%` of these points; each such attack retrained a median
-# of {glue:text}`fa_models:.0f` models. Where it fails the FA radius is loose or the
-# retrained models resist: the certificate counts $d$ corrupted models per bucket,
-# but buckets may share a model (counted twice), and a near-copy need not switch every
-# model it reaches.
+# {glue:text}`fa_broke:.0%` of these points; those attacks retrained a median of
+# {glue:text}`fa_models:.0f` models. Of the {glue:text}`fa_held` attacks on $r + 1$
+# buckets that did not, {glue:text}`fa_shared` reached fewer than $(r + 1) d$ models:
+# two of their buckets feed a common model, which the certificate's weights count
+# twice, so the radius is loose there. In the others some model reached by a
+# near-copy did not switch to $c$ (had all switched, the gap would have closed).
 
 # %% [markdown]
 # ## The lethal dose against $N/n$
 #
-# The same search, now on {glue:text}`per_k` random test points per run, for
-# $k$ = {glue:text}`ks_text` and both learners of the previous chapter, gives for
-# each point the smallest attack found $a$, and for each poisoned base model the
-# copies that flipped it, as a function of its partition size $n = N/k$.
+# Here $n = N/k$ is DPA's mean partition size, a design choice, not the $n$ of
+# {prf:ref}`conj-lethal-dose` (the sample count of the most data-efficient plausible
+# learner, fixed by the task). The paper's §7 argues that DPA tolerates $\Theta(N/n)$
+# poisons when its base learner is accurate with $n$ samples
+# ({prf:ref}`rem-lethal-dose-converse`): the lethal dose of a point would then grow
+# like $k$, slope 1 against $k$ on log-log axes, if the base models' accuracy did not
+# fall as the partitions shrink. The same search (at most 3 rounds), now on
+# {glue:text}`per_k` random test points per run, for $k$ = {glue:text}`ks_text` and
+# the CNN with and without augmentation, gives for each point the smallest attack
+# found $a$, and for each poisoned base model the copies that flipped it.
 
 # %% tags=["nbval-ignore-output"]
 rng = np.random.default_rng(9)
-rows = []
+rows, radii, base_acc = [], {}, {}
 for name, schedule in zip(S["names"], (S["plain"], S["base"])):
     for k in S["ks"]:
         r = run(k, **schedule)
+        radii[name, k] = ex.certify_run(r, "dpa")[1]  # every test point's radius
+        base_acc[name, k] = (r.scores.argmax(2) == ds.y_test.numpy()[:, None]).mean()
         pts = rng.choice(len(ds.y_test), S["per_k"], replace=False)
         found = ae.flip_search(ds, partitions(ds, k), config(r), r.scores,
                                ae.targets(r.scores, pts), rounds=3)
@@ -424,49 +453,60 @@ for name, schedule in zip(S["names"], (S["plain"], S["base"])):
 dose = pd.DataFrame(rows)  # attack = inf: none found within the search's limits
 dose["found"] = np.isfinite(dose["attack"])
 table = dose.groupby(["learner", "k"])[["radius", "attack", "copies"]].median()
-table.join(dose.groupby(["learner", "k"])["found"].mean())
+table.join(dose.groupby(["learner", "k"])["found"].mean()).join(
+    pd.Series(base_acc, name="base accuracy").rename_axis(["learner", "k"]))
 
 # %% [markdown]
 # The fraction of points flipped against the budget as a fraction of $N$, and the
-# budget at which half are flipped (the median attack found) against $N/n = k$. The
-# conjecture says the lethal dose is $\Theta(N/n)$; on a log-log plot that is slope
-# 1. We fit the slope by least squares on the logarithms of the medians, with a
-# bootstrap over the points for its uncertainty. With {glue:text}`per_k` points per
-# run this is a rough measurement: the chapter asserts only that the lethal dose
-# grows with $N/n$ and reports the slope as measured.
+# budget at which half are flipped (the median attack found, counting points without
+# an attack found as beyond every budget) against $k$. The bracket gives two
+# measurements from different point sets: the median attack found over the
+# {glue:text}`per_k` attacked points of each run, an upper bound on their median
+# lethal dose, and the median certified radius over all {glue:text}`n_test` test
+# points, a lower bound on theirs. We fit both slopes by least squares on the
+# logarithms of the medians (a run whose median is infinite drops out), with a
+# bootstrap over the points for their uncertainty; it covers the sampling of points
+# only, for the one trained ensemble of each $k$.
 
 # %% tags=["nbval-ignore-output"]
-def slope(frame):
-    med = frame.groupby("k")["attack"].median()
-    med = med[np.isfinite(med)]
-    if len(med) < 2:
-        return np.nan
-    return np.polyfit(np.log(med.index), np.log(med.to_numpy()), 1)[0]
-
-
-fits = {}
-for name, frame in dose.groupby("learner"):
-    boot = [slope(frame.groupby("k").sample(frac=1, replace=True, random_state=b))
-            for b in range(200)]
-    fits[name] = (slope(frame), np.nanstd(boot))
-pd.DataFrame(fits, index=["slope", "bootstrap s.e."]).T.round(2)
+every = pd.DataFrame([{"learner": n, "k": k, "radius": v}
+                      for (n, k), r in radii.items() for v in r])
+fits = {name: (*ae.median_slope(frame, "attack"),
+               *ae.median_slope(every[every.learner == name], "radius"))
+        for name, frame in dose.groupby("learner")}
+pd.DataFrame(fits, index=["attack slope", "s.e.", "radius slope", "s.e. "]).T.round(2)
 
 # %% tags=["nbval-ignore-output"]
-for name, (b, se) in fits.items():
-    assert np.isfinite(b) and np.isfinite(se)
-    if CLAIMS:
-        assert b > 0, (name, b)  # the lethal dose grows with N/n
-text = "; ".join(f"{n}: {b:.2f} ± {se:.2f}" for n, (b, se) in fits.items())
+for name, (b, se, b_r, se_r) in fits.items():
+    assert np.isfinite([b, se, b_r, se_r]).all()
+    # the median of the attacks found (points without one left out)
+    sizes = dose[(dose.learner == name) & dose.found].groupby("k")["attack"].median()
+    if CLAIMS:  # both ends of the bracket grow with k
+        assert b_r > 0.5, (name, b_r)
+        assert sizes[max(S["ks"])] > sizes[min(S["ks"])], (name, sizes)
+text = "; ".join(f"{n}: {b:.2f} ± {se:.2f}" for n, (b, se, _, _) in fits.items())
 glue("slope_text", text, display=False)
+glue("radius_slope_text", "; ".join(f"{n}: {b:.2f} ± {se:.2f}"
+                                    for n, (_, _, b, se) in fits.items()), display=False)
+lo, hi = min(S["ks"]), max(S["ks"])
+glue("acc_text", "; ".join(f"{n}: {base_acc[n, lo]:.2f} at k = {lo}, "
+                           f"{base_acc[n, hi]:.2f} at k = {hi}" for n in S["names"]),
+     display=False)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Left: fraction of the attacked points whose prediction changes against the poison budget as a fraction of the training set, one curve per k and learner. Right: the budget at which half are flipped against N/n = k, on log-log axes, with the dotted line of slope 1.", "name": "fig-attacks-lethal-dose"}}
-fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6))
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Left: fraction of the attacked points for which the search found an attack of at most this budget (as a fraction of the training set), one curve per k and learner. Right: the bracket against k on log-log axes: the budget at which half the attacked points are flipped (filled) above the median certified radius of all test points (open), with the dotted line of slope 1.", "name": "fig-attacks-lethal-dose"}}
+fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6), layout="constrained")
+colors = dict(zip(S["names"], ("tab:orange", "tab:blue")))
 for (name, k), frame in dose.groupby(["learner", "k"]):
     b = np.sort(frame["attack"][frame["found"]].to_numpy()) / N
     a1.step(100 * b, np.arange(1, len(b) + 1) / len(frame), where="post",
             ls="-" if name == S["names"][1] else "--", label=f"{name}, k = {k}")
-    a2.plot(k, frame["attack"].median(), "o" if name == S["names"][1] else "s",
-            color="tab:blue" if name == S["names"][1] else "tab:orange")
+for name in S["names"]:
+    med = dose[dose.learner == name].groupby("k")["attack"].median()
+    a2.plot(med.index, med.to_numpy(), "o-", color=colors[name],
+            label=f"{name}: attack found")
+    low = [np.median(radii[name, k]) for k in S["ks"]]
+    a2.plot(S["ks"], low, "o--", mfc="none", color=colors[name],
+            label=f"{name}: certified radius")
 ks = np.array(S["ks"])
 a2.plot(ks, dose["attack"][dose["found"]].median() * ks / np.median(ks), ":",
         color="gray")
@@ -475,9 +515,25 @@ a1.set_ylabel("fraction flipped")
 a1.legend(fontsize=6)
 a2.set_xscale("log")
 a2.set_yscale("log")
-a2.set_xlabel("N/n = k")
-a2.set_ylabel("median attack found")
+for axis in (a2.xaxis, a2.yaxis):  # plain numbers on the log axes
+    axis.set_major_formatter(ScalarFormatter())
+    axis.set_minor_formatter(NullFormatter())
+a2.set_xticks(S["ks"])
+a2.set_xlabel("k (= N / mean partition size)")
+a2.set_ylabel("median (poisoned samples)")
+a2.legend(fontsize=6)
 plt.show()
+
+# %% [markdown]
+# Both ends of the bracket grow with $k$: the median certified radius with log-log
+# slope {glue:text}`radius_slope_text`, the budget that flips half the attacked
+# points with slope {glue:text}`slope_text` (bootstrap standard errors). Slope 1
+# would mean a vote margin that grows in proportion to $k$; it grows more slowly
+# where the base models' accuracy falls as their partitions shrink (mean accuracy of
+# a base model: {glue:text}`acc_text`). With {glue:text}`per_k` points per run the
+# second slope is a rough measurement; the chapter asserts that the radius slope
+# exceeds 0.5 and that the median of the attacks found is larger at the largest $k$
+# than at the smallest, for both schedules.
 
 # %% [markdown]
 # ## Why the assumptions matter
@@ -486,7 +542,7 @@ plt.show()
 # on purpose: partition by dataset position (the sample at position $j$ goes to model
 # $j \bmod k$, with $k$ = {glue:text}`pos_k`) instead of by content. The vote
 # certifies the same way, but now one removal, of the first training sample, moves
-# every other sample to another model and retrains them all. We look for test points
+# every remaining sample to another model and retrains them all. We look for test points
 # whose "certified" radius is at least 1 and whose prediction this single removal
 # changes, then restore the hash partitioning and apply the same removal.
 
@@ -513,12 +569,12 @@ after = dpa(count_votes(votes_from_scores(pos_res.patch(pos_clean)), C))
 broken = np.flatnonzero((before[1] >= 1) & (after[0] != before[0]))
 print(f"{len(broken)} test points with 'certified' radius >= 1 change their "
       f"prediction under one removal (radii {sorted(set(before[1][broken].tolist()))})")
-assert len(broken) >= 1  # a counterexample to the certificate
+assert len(broken) >= 1 or not CLAIMS  # a counterexample to the certificate
 
 # %% [markdown]
 # Restored, the hash partitioning takes the same removal into one partition: one
-# model is retrained and, on those very points, no prediction with a radius of at
-# least 1 moves.
+# model is retrained, and no prediction certified at radius $\ge 1$ moves, as the
+# certificate guarantees.
 
 # %% tags=["nbval-ignore-output"]
 hash_parts = partitions(ds, PK)
@@ -534,8 +590,8 @@ print(f"hash partitions: {len(fixed.affected)} model retrained, "
 # %% [markdown]
 # The second assumption: nothing is fitted on the whole training set. A common
 # pipeline normalises every input by the mean and standard deviation of the whole
-# training set. Then every base model depends on every training sample, through two
-# numbers. We train the $k$ = {glue:text}`pos_k` ensemble so (the statistics passed to
+# training set. Then every base model depends on every training sample, through the
+# per-channel mean and standard deviation. We train the $k$ = {glue:text}`pos_k` ensemble so (the statistics passed to
 # every model as `TrainConfig.norm_stats`), insert one all-white image labelled 0,
 # recompute the statistics on the poisoned training set, and retrain.
 
@@ -577,16 +633,24 @@ print(f"own statistics: model {w_fixed.affected.tolist()} retrained, "
 # ## What this chapter found
 #
 # Every one of the {glue:text}`n_points` attacked certificates held: {glue:text}`viol`
-# violations, for the strongest attack within the radius and for the relabel and
-# removal families. The certificates are nearly tight for this learner: an attack that
-# changes the prediction was found for {glue:text}`found_frac:.0%` of these points,
-# and for {glue:text}`tight_frac:.0%` it had exactly $r + 1$ poisons, so the lethal dose
-# is known exactly; the ratio attack/radius has median {glue:text}`ratio_med:.2f`. A
-# single mislabelled near-copy usually flips a small CNN trained on a partition, which
-# is why the bracket closes. Against $N/n$ the median attack found grows, with
-# log-log slopes ({glue:text}`slope_text`, bootstrap standard errors from
-# {glue:text}`per_k` points per run) where the conjecture predicts 1. And the
-# certificate's assumption is not a formality: with partitions by position, one
+# violations, for the strongest attack within the radius and, on the first
+# {glue:text}`n_families`, for the relabel and removal families. Since a poisoned
+# sample reached one model, checked bit for bit, this had to be; the retraining shows
+# how close real attacks come: the certificates are nearly tight on these most
+# fragile points at $k$ = {glue:text}`main_k` (about {glue:text}`per_part` images per
+# partition). An attack that changes the prediction was found for
+# {glue:text}`found_frac:.0%` of these points, and for {glue:text}`tight_frac:.0%` it
+# had exactly $r + 1$ poisons, so the lethal dose is known exactly there; the ratio
+# attack/radius has median {glue:text}`ratio_med:.2f`. One mislabelled near-copy
+# flipped a small CNN trained on a partition in a fraction {glue:text}`one_copy:.2f`
+# of the models that switched, which is why the bracket is often closed. The FA certificates held as well
+# ({glue:text}`fa_points` points), and one bucket beyond the FA radius changed
+# {glue:text}`fa_broke:.0%` of their predictions. Against $k$ both ends of the
+# bracket grow: the median certified radius of all test points with log-log slope
+# {glue:text}`radius_slope_text`, the budget that flips half the attacked points with
+# slope {glue:text}`slope_text` (bootstrap standard errors; {glue:text}`per_k` points
+# per run make the second a rough measurement); slope 1 is the growth the paper's
+# argument for DPA describes. And the certificate's assumptions are not a formality: with partitions by position, one
 # removal changed {glue:text}`pos_changed` of {glue:text}`pos_k` models and the
 # prediction of {glue:text}`pos_broken` points "certified" at radius $\ge 1$; with
 # statistics of the whole training set, one inserted image changed votes of
@@ -595,12 +659,14 @@ print(f"own statistics: model {w_fixed.affected.tolist()} retrained, "
 
 # %% tags=["remove-cell", "nbval-ignore-output"]
 glue("main_k", K, display=False)
+glue("per_part", N // K, display=False)
 glue("ks_text", ", ".join(map(str, S["ks"])), display=False)
 glue("n_points", len(search), display=False)
 glue("r_lo", int(rad.min()), display=False)
 glue("r_hi", int(rad.max()), display=False)
 glue("n_families", S["families"], display=False)
 glue("per_k", S["per_k"], display=False)
+glue("n_test", len(ds.y_test), display=False)
 glue("pos_k", PK, display=False)
 glue("viol", sum(violations.values()), display=False)
 glue("pos_changed", len(pos_res.affected), display=False)

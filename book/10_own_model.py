@@ -160,13 +160,14 @@ for h, s in sizes.items():
     print(f"{h:>9}: sizes {s.tolist()}, sd {s.std():.1f}")
 assert all(s.sum() == len(y_train) for s in sizes.values())
 glue("n_train", len(y_train), display=False)
+glue("k_own", K, display=False)
 glue("sd_uniform", float(np.sqrt(len(y_train) / K * (1 - 1 / K))), display=False)
 glue("sd_sha", float(sizes["sha256"].std()), display=False)
 
 # %% [markdown]
-# With $N =$ {glue:text}`n_train` and $k = 10$ a uniform draw gives partition sizes
-# with a standard deviation of {glue:text}`sd_uniform:.1f` samples; the SHA-256
-# partitions here have {glue:text}`sd_sha:.1f`.
+# With $N =$ {glue:text}`n_train` and $k$ = {glue:text}`k_own` a uniform draw gives
+# partition sizes with a standard deviation of {glue:text}`sd_uniform:.1f` samples;
+# the SHA-256 partitions here have {glue:text}`sd_sha:.1f`.
 #
 # ## Which feature maps keep the certificate
 #
@@ -313,8 +314,8 @@ glue("group_size", spec["train"]["group_size"], display=False)
 
 # %% [markdown]
 # The two paths draw the same initial weights, batches and shuffles; only the order of
-# floating-point operations differs. Trained one at a time, the same ten models cast
-# the same votes as the grouped ones on a fraction {glue:text}`path_votes:.4f` of the
+# floating-point operations differs. Trained one at a time, the same
+# {glue:text}`k_own` models cast the same votes as the grouped ones on a fraction {glue:text}`path_votes:.4f` of the
 # (model, test digit) pairs, and their scores differ from the grouped ones by at most
 # {glue:text}`path_diff:.1e`:
 
@@ -434,7 +435,9 @@ assert pred3.shape == radius3.shape == (20,)
 # resume inside a chunk: at the end of an epoch, once a minute at most
 # (`--checkpoint-every`), the whole chunk's state (the stacked parameters, BatchNorm
 # running averages, momenta and every model's generator) is checkpointed in the run
-# directory, and a resumed run ends with the same bits.
+# directory, and a resumed run ends with the same bits. Both are checked by the
+# package's tests (`tests/test_own.py`: `predict` on a stored MLP run, and runs of
+# the CNN and the MLP stopped inside a chunk and resumed), not in this chapter.
 #
 # ````{admonition} The three ways from a fresh clone
 # :class: tip

@@ -520,6 +520,54 @@ def fa_attack_points(
     return out
 
 
+def median_slope(
+    frame: Any, column: str, by: str = "k", draws: int = 200
+) -> tuple[float, float]:
+    """Log-log slope of the per-group median of ``column`` against ``by``, with a
+    bootstrap standard error: the growth of the lethal dose's bracket with ``k``.
+
+    The slope is the least-squares fit of ``log(median)`` on ``log(by)``; groups whose
+    median is infinite (more than half the points without an attack found) or not
+    positive drop out. The bootstrap resamples the rows within each group, with the
+    seeds ``0 .. draws-1``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per point, with the columns ``by`` and ``column``.
+    column, by : str
+    draws : int
+        Bootstrap resamples, ``>= 2``.
+
+    Returns
+    -------
+    slope, standard_error : float
+        ``nan`` where fewer than two groups remain.
+    """
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a pandas.DataFrame, got {type(frame).__name__}")
+    for name in (column, by):
+        if name not in frame.columns:
+            raise ValueError(f"frame has no column {name!r}")
+    draws = check_int("draws", draws, min_value=2)
+
+    def fit(f: Any) -> float:
+        med = f.groupby(by)[column].median()
+        med = med[np.isfinite(med) & (med > 0)]
+        if len(med) < 2:
+            return float("nan")
+        return float(np.polyfit(np.log(med.index.to_numpy(float)),
+                                np.log(med.to_numpy(float)), 1)[0])
+
+    boot = [fit(frame.groupby(by).sample(frac=1, replace=True, random_state=b))
+            for b in range(draws)]
+    finite = np.isfinite(boot)
+    se = float(np.std(np.asarray(boot)[finite])) if finite.sum() >= 2 else float("nan")
+    return fit(frame), se
+
+
 def position_partitions(dataset: Any, k: int) -> list[np.ndarray]:
     """The assumption broken on purpose: partitions by dataset position, not content.
 
@@ -563,6 +611,7 @@ __all__ = [
     "fa_attack_points",
     "fa_plan",
     "flip_search",
+    "median_slope",
     "plan_attack",
     "position_partitions",
     "run_attacks",

@@ -336,3 +336,26 @@ def test_hash_partitions_are_recomputed_only_where_the_keys_reach(digits):
         assert np.array_equal(fast[2], slow[2])
     with pytest.raises(ValueError, match="partition_fn"):
         retrain_attacks(digits, partitions(digits, k, 1, [0])[::-1], CFG, [att])
+
+
+def test_median_slope_reads_a_power_law_and_drops_infinite_medians():
+    import pandas as pd
+
+    ks = np.repeat([10, 20, 40], 5)
+    exact = pd.DataFrame({"k": ks, "attack": 3.0 * ks})
+    b, se = ae.median_slope(exact, "attack", draws=20)
+    assert abs(b - 1) < 1e-12 and se < 1e-12
+    square = pd.DataFrame({"k": ks, "attack": 0.5 * ks**2.0})
+    assert abs(ae.median_slope(square, "attack", draws=5)[0] - 2) < 1e-12
+    # more than half the points of k = 40 without an attack: that k drops out
+    lost = exact.copy()
+    lost.loc[lost.k == 40, "attack"] = [np.inf, np.inf, np.inf, 1.0, 1.0]
+    assert abs(ae.median_slope(lost, "attack", draws=5)[0] - 1) < 1e-12
+    lost.loc[lost.k == 20, "attack"] = np.inf
+    assert np.isnan(ae.median_slope(lost, "attack", draws=5)[0])
+    noisy = exact.assign(attack=exact.attack * np.tile([0.8, 0.9, 1.0, 1.1, 1.3], 3))
+    assert ae.median_slope(noisy, "attack", draws=50)[1] > 0
+    with pytest.raises(ValueError, match="column"):
+        ae.median_slope(exact, "radius")
+    with pytest.raises(TypeError, match="DataFrame"):
+        ae.median_slope({"k": [1]}, "k")

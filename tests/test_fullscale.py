@@ -1,8 +1,8 @@
 """End to end: the full-scale branches of the experiment chapters, shrunk.
 
-The full scale of Chapters 7 and 8 (CIFAR-10 and GTSRB, Network-in-Network base
-learners, AutoAugment, FA, certification, figures) is meant for GPUs and hours of
-training. These tests execute the chapters' very sources with ``LDCBOOK_SCALE=full``
+The full scale of Chapters 7, 8 and 9 (CIFAR-10 and GTSRB, Network-in-Network base
+learners, AutoAugment, FA, certification, attacks, figures) is meant for GPUs and
+hours of training. These tests execute the chapters' very sources with ``LDCBOOK_SCALE=full``
 and ``LDCBOOK_SHRINK=1`` (one epoch, a few small models, a few hundred test points:
 ``ldcbook.experiments.shrink_grid``) on tiny CIFAR-10 and GTSRB files written in their
 real on-disk formats (``tests/real_formats.py``), so that nothing after the training
@@ -77,6 +77,7 @@ CASES = [
     pytest.param("07_dpa_experiments", "cifar10", id="ch07-cifar10"),
     pytest.param("07_dpa_experiments", "gtsrb", id="ch07-gtsrb"),
     pytest.param("08_nearest_neighbours", "cifar10", id="ch08-cifar10"),
+    pytest.param("09_attacks", "cifar10", id="ch09-cifar10"),
 ]
 
 
@@ -101,3 +102,7 @@ def test_full_scale_branch_runs_to_the_end(chapter, dataset, data_dir, tmp_path)
                        "autoaugment-svhn"):
             assert f"--augment {policy}" in text
         assert "--dataset gtsrb --k 300" in text and "--dataset cifar10 --k 500" in text
+    if chapter.startswith("09"):
+        text = "".join(out.get("text", "") for cell in code for out in cell.outputs)
+        assert "scale = full, dataset = cifar10, k = 250" in text  # the full branch
+        assert "0 predictions changed" in text  # the certificates held
