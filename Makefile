@@ -94,6 +94,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/certify.py
 	$(BIN)/python bench/ensemble.py
 	$(BIN)/python bench/own.py
+	$(BIN)/python bench/attacks.py
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

@@ -62,7 +62,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from matplotlib.ticker import NullFormatter, ScalarFormatter
+from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 from myst_nb import glue
 
 from ldcbook import attack_experiments as ae
@@ -511,10 +511,11 @@ ks = np.array(S["ks"])
 a2.plot(ks, dose["attack"][dose["found"]].median() * ks / np.median(ks), ":",
         color="gray")
 a1.set_xlabel("poison budget (% of N)")
-a1.set_ylabel("fraction flipped")
+a1.set_ylabel("fraction flipped within budget")
 a1.legend(fontsize=6)
 a2.set_xscale("log")
 a2.set_yscale("log")
+a2.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
 for axis in (a2.xaxis, a2.yaxis):  # plain numbers on the log axes
     axis.set_major_formatter(ScalarFormatter())
     axis.set_minor_formatter(NullFormatter())
