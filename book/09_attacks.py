@@ -98,10 +98,11 @@ SETTINGS = {
                  names=("LDC (AutoAugment)", "baseline (crop + flip)")),
 }
 S = dict(by_scale(**SETTINGS))
-if shrunk():  # the full-scale code path at a tiny size
-    S.update(points=6, families=2, ks=S["ks"][:2], per_k=2, runs=None, fa=(5, 2),
-             fa_points=3,
-             base=dict(S["base"], epochs=1), plain=dict(S["plain"], epochs=1))
+if shrunk():  # the full-scale code path at a tiny size (as ex.shrink_grid)
+    tiny = dict(epochs=1, batch_size=16, eval_batch_size=30)
+    S.update(k=12, points=6, families=2, ks=[6, 12], per_k=2, pos_k=6, fa=(6, 2),
+             fa_points=3, runs=None, base=dict(S["base"], **tiny),
+             plain=dict(S["plain"], **tiny))
 CLAIMS = scale() == "default"  # thresholds of the quantitative claims
 CPU = scale() != "full"
 if CPU:  # a fixed number of threads: the same bits at every run on a machine
@@ -220,10 +221,11 @@ except ValueError as err:
 
 # %% tags=["nbval-ignore-output"]
 tgt = ae.targets(main.scores, [t0])[0]
-attack = (near_copies(x0, tgt.runner_up, tgt.voters[:2], K)
-          + removal(parts[int(tgt.voters[2])][:1], x0.shape))
-others = [near_copies(ds.x_test[t].numpy(), 0, [int(tgt.voters[j])], K)
-          for j, t in [(3, 1), (4, 2)]]
+ids = [int(i) for i in tgt.voters if len(parts[i])]  # the most vulnerable voters
+ids += [i for i in range(K) if len(parts[i]) and i not in ids]  # then any others
+attack = (near_copies(x0, tgt.runner_up, ids[:2], K)
+          + removal(parts[ids[2]][:1], x0.shape))
+others = [near_copies(ds.x_test[t].numpy(), 0, [ids[j]], K) for j, t in [(3, 1), (4, 2)]]
 res = retrain_attacks(ds, parts, cfg, [attack, *others], budgets=[3, 1, 1])
 poisoned = attack.apply(ds)
 full = fit_scores(poisoned, partitions(poisoned, K), range(K), cfg)
@@ -263,7 +265,7 @@ points = cand[np.argsort(radius[cand], kind="stable")][: S["points"]]
 tlist = ae.targets(main.scores, points)
 search = ae.flip_search(ds, parts, cfg, main.scores, tlist)
 kept = np.array([ae.certify_votes(s.confirm_votes, C)[0] == s.target.prediction
-                 for s in search])
+                 for s in search], dtype=bool)
 print(f"{len(search)} points attacked within their radius: "
       f"{int((~kept).sum())} predictions changed")
 
@@ -274,7 +276,8 @@ flipped_votes = sum(int((s.confirm_votes == s.target.runner_up).sum()
                         - (votes_from_scores(main.scores[s.target.index][None])[0]
                            == s.target.runner_up).sum()) for s in search)
 poisoned_parts = int(radius[points].sum())
-assert 0 < flipped_votes <= poisoned_parts  # one vote at most per poisoned partition
+assert flipped_votes <= poisoned_parts  # one vote at most per poisoned partition
+assert flipped_votes > 0 or not CLAIMS
 print(f"votes moved to the runner-up by the budget-r attacks: {flipped_votes} of "
       f"{poisoned_parts} poisoned partitions")
 glue("votes_moved", flipped_votes, display=False)
@@ -348,7 +351,7 @@ assert tight >= 0.4 or not CLAIMS
 glue("found_frac", float(ok.mean()), display=False)
 glue("tight_frac", float(tight), display=False)
 glue("ratio_med", float(np.median(size[ok] / rad[ok])), display=False)
-glue("ratio_max", float(np.max(size[ok] / rad[ok])), display=False)
+glue("ratio_max", float(np.max(size[ok] / rad[ok], initial=0)), display=False)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The bracket for each attacked point: the smallest attack found that changes the prediction, divided by the certified radius. No attack changes the prediction with fewer than r + 1 poisons, so the ratio is at least 1 + 1/r; it equals that where the certificate is exactly tight.", "name": "fig-attacks-ratio"}}
 fig, ax = plt.subplots()
@@ -395,7 +398,7 @@ fa_out = ae.fa_attack_points(ds, config(fa_run), fa_run.scores, fa_pts, FK, FD,
                              fa_shift, extras=(0, 1))
 fa_kept = fa_out["attacked_prediction"][:, 0] == fa_out["prediction"]
 fa_broke = fa_out["attacked_prediction"][:, 1] != fa_out["prediction"]
-print(f"radii {fa_radius[fa_pts].min()}-{fa_radius[fa_pts].max()}: within the radius "
+print(f"radii {sorted(set(fa_radius[fa_pts].tolist()))}: within the radius "
       f"{int((~fa_kept).sum())} of {len(fa_pts)} predictions changed; with one bucket "
       f"more, {int(fa_broke.sum())}")
 
@@ -478,10 +481,10 @@ pd.DataFrame(fits, index=["attack slope", "s.e.", "radius slope", "s.e. "]).T.ro
 
 # %% tags=["nbval-ignore-output"]
 for name, (b, se, b_r, se_r) in fits.items():
-    assert np.isfinite([b, se, b_r, se_r]).all()
     # the median of the attacks found (points without one left out)
     sizes = dose[(dose.learner == name) & dose.found].groupby("k")["attack"].median()
     if CLAIMS:  # both ends of the bracket grow with k
+        assert np.isfinite([b, se, b_r, se_r]).all()
         assert b_r > 0.5, (name, b_r)
         assert sizes[max(S["ks"])] > sizes[min(S["ks"])], (name, sizes)
 text = "; ".join(f"{n}: {b:.2f} ± {se:.2f}" for n, (b, se, _, _) in fits.items())
@@ -663,8 +666,8 @@ glue("main_k", K, display=False)
 glue("per_part", N // K, display=False)
 glue("ks_text", ", ".join(map(str, S["ks"])), display=False)
 glue("n_points", len(search), display=False)
-glue("r_lo", int(rad.min()), display=False)
-glue("r_hi", int(rad.max()), display=False)
+glue("r_lo", int(rad.min()) if len(rad) else 0, display=False)
+glue("r_hi", int(rad.max()) if len(rad) else 0, display=False)
 glue("n_families", S["families"], display=False)
 glue("per_k", S["per_k"], display=False)
 glue("n_test", len(ds.y_test), display=False)
