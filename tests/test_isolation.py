@@ -17,13 +17,11 @@ Two tests of the rule of ALGORITHMS.md ("Training many base models at once"):
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
+from default_kernels import rerun_with_default_kernels
 
 from ldcbook.certify import fa_shifts
 from ldcbook.data import load
@@ -171,20 +169,9 @@ def test_bits_changing_one_partition_changes_only_its_model(
 def test_bits_also_hold_with_the_default_kernels():
     """The bit-level tests again, in a process whose kernels are torch's portable
     ("default", no AVX) family."""
-    if os.environ.get("ATEN_CPU_CAPABILITY") == "default":
-        pytest.skip("already running with the default kernels")
-    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
-    code = ("import torch; assert torch.backends.cpu.get_cpu_capability() == "
-            "'DEFAULT', torch.backends.cpu.get_cpu_capability()")
-    subprocess.run([sys.executable, "-c", code], env=env, check=True)
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "-p", "no:xdist", f"{__file__}::test_bits_changing_one_partition_changes_only"
-         "_its_model"],
-        env=env, capture_output=True, text=True,
-    )
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert f"{len(BIT_CASES)} passed" in out.stdout
+    rerun_with_default_kernels(
+        f"{__file__}::test_bits_changing_one_partition_changes_only_its_model",
+        len(BIT_CASES))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
+from default_kernels import rerun_with_default_kernels
 
 from ldcbook import data, own
 from ldcbook.ensemble import record_calls
@@ -265,17 +264,9 @@ def test_bits_changing_one_partition_changes_only_its_own_model(
 
 def test_bits_also_hold_with_the_default_kernels():
     """The bit-level test again, in a process with torch's portable kernels."""
-    if os.environ.get("ATEN_CPU_CAPABILITY") == "default":
-        pytest.skip("already running with the default kernels")
-    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "-p", "no:xdist", f"{__file__}::test_bits_changing_one_partition_changes_"
-         "only_its_own_model"],
-        env=env, capture_output=True, text=True,
-    )
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert f"{len(BIT_CASES)} passed" in out.stdout
+    rerun_with_default_kernels(
+        f"{__file__}::test_bits_changing_one_partition_changes_only_its_own_model",
+        len(BIT_CASES))
 
 
 # ------------------------------------------------------------------ the two paths
