@@ -496,7 +496,7 @@ glue("acc_text", "; ".join(f"{n}: {base_acc[n, lo]:.2f} at k = {lo}, "
                            f"{base_acc[n, hi]:.2f} at k = {hi}" for n in S["names"]),
      display=False)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Left: fraction of the attacked points for which the search found an attack of at most this budget (as a fraction of the training set), one curve per k and learner. Right: the bracket against k on log-log axes: the budget at which half the attacked points are flipped (filled) above the median certified radius of all test points (open), with the dotted line of slope 1.", "name": "fig-attacks-lethal-dose"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Left: fraction of the attacked points for which the search found an attack of at most this budget (as a fraction of the training set), one curve per k and learner. Right: the bracket against k on log-log axes: the budget at which half the attacked points are flipped (filled; an upper bound for those points) and the median certified radius of all test points (open; a lower bound for those), with the dotted line of slope 1.", "name": "fig-attacks-lethal-dose"}}
 fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6), layout="constrained")
 colors = dict(zip(S["names"], ("tab:orange", "tab:blue")))
 for (name, k), frame in dose.groupby(["learner", "k"]):
