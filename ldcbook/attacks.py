@@ -457,22 +457,26 @@ def check_budget(attack: Attack, budget: int, affected: Any, d: int = 1) -> None
         )
 
 
+def _poisoned(dataset: Any, attack: Attack) -> tuple[Any, np.ndarray]:
+    """The poisoned dataset, and each of its samples' identity: a kept clean sample
+    keeps its clean index, the ``j``-th inserted sample is ``N + j``."""
+    n = len(dataset.y_train)
+    if attack.remove.size and attack.remove.max() >= n:
+        raise ValueError(f"attack.remove must index range({n})")
+    keep = np.setdiff1d(np.arange(n), attack.remove)
+    ident = np.concatenate([keep, n + np.arange(len(attack.insert_y))])
+    return attack.apply(dataset), ident
+
+
 def _attacked_partitions(
     dataset: Any, parts: Sequence[np.ndarray], attack: Attack, partition_fn: Any
 ) -> tuple[np.ndarray, dict[int, np.ndarray], np.ndarray]:
     """Affected model ids, their new partitions (indices: clean ``0..N-1``, inserted
     ``N + j``) and the clean-index map, comparing partitions by sample identity."""
-    n = len(dataset.y_train)
-    if attack.remove.size and attack.remove.max() >= n:
-        raise ValueError(f"attack.remove must index range({n})")
-    new = attack.apply(dataset)
+    new, ident = _poisoned(dataset, attack)
     new_parts = partition_fn(new)
     if len(new_parts) != len(parts):
         raise ValueError("partition_fn must give as many models as parts")
-    keep = np.setdiff1d(np.arange(n), attack.remove)
-    # new index -> identity: a kept clean sample keeps its clean index, the j-th
-    # inserted sample is n + j
-    ident = np.concatenate([keep, n + np.arange(len(attack.insert_y))])
     affected, changed = [], {}
     for i, (a, b) in enumerate(zip(parts, new_parts)):
         mapped = ident[np.asarray(b, dtype=np.int64)]
@@ -490,12 +494,8 @@ def _hash_attacked_partitions(
     inserted and removed samples reach can change, so only those are recomputed."""
     from ldcbook.partition import content_order
 
-    n, k = len(dataset.y_train), len(parts)
-    if attack.remove.size and attack.remove.max() >= n:
-        raise ValueError(f"attack.remove must index range({n})")
-    new = attack.apply(dataset)
-    keep = np.setdiff1d(np.arange(n), attack.remove)
-    ident = np.concatenate([keep, n + np.arange(len(attack.insert_y))])
+    k = len(parts)
+    new, ident = _poisoned(dataset, attack)
     inserted = (pixel_sums(attack.insert_x) if len(attack.insert_y)
                 else np.zeros(0, np.int64))
     keys = np.concatenate([inserted, np.asarray(dataset.train_keys)[attack.remove]])
