@@ -45,9 +45,9 @@ What a run does, and why its certificates hold (``ALGORITHMS.md``, "Partitioning
    generators) or the whole group in training (weights, BatchNorm averages,
    momentum, every member's shuffle and dropout generators) is checkpointed
    atomically, so a killed run resumes from the last finished epoch, bit for bit
-   as if it had not been stopped (on the CPU). A grouped model is stored as the standalone module
-   of the factory (:meth:`ldcbook.models.GroupedNet.export`) and scored on its
-   own, so ``predict`` gives its stored scores exactly.
+   as if it had not been stopped (on the CPU). A grouped model is stored as the
+   standalone module of the factory (:meth:`ldcbook.models.GroupedNet.export`) and
+   scored on its own, so ``predict`` gives its stored scores exactly.
 
 The learner factory's import path and a SHA-256 of its module's source are part of
 the run's configuration: resuming with a changed factory is refused.
@@ -644,21 +644,15 @@ def resolve_own_group_size(
     batch) within :data:`ldcbook.ensemble.recipes.CPU_GROUP_BYTES`, at least one and
     at most ``num_models``. A function of the learner and the configuration only.
     """
-    from ldcbook.ensemble.recipes import CPU_GROUP_BYTES
+    from ldcbook.ensemble.recipes import CPU_GROUP_BYTES, models_within_budget
 
     num_models = check_int("num_models", num_models, min_value=1)
     if not isinstance(config, OwnConfig):
         raise TypeError(f"config must be an OwnConfig, got {type(config).__name__}")
     if config.group_size is not None:
         return min(config.group_size, num_models)
-    total = math.prod(input_shape)
-    with torch.no_grad():
-        out = torch.zeros((1, *input_shape))
-        for layer in module.eval():
-            out = layer(out)
-            total += out.numel()
-    per_model = 3 * 4 * (config.batch_size + 1) * total
-    return max(1, min(num_models, CPU_GROUP_BYTES // per_model))
+    return models_within_budget(module.eval(), tuple(input_shape),
+                                config.batch_size + 1, num_models, CPU_GROUP_BYTES)
 
 
 def _sgd_settings(config: OwnConfig) -> Any:
@@ -728,7 +722,7 @@ def train_group(
         a standalone :class:`torch.nn.Sequential` in evaluation mode.
     """
     from ldcbook.ensemble.schedule import StepPlan, group_call
-    from ldcbook.ensemble.training import _keep_rows, _train_group
+    from ldcbook.ensemble.training import _keep_rows, _restore, _snapshot, _train_group
     from ldcbook.models import GroupedNet
 
     if not is_own(spec) or training_path(spec) != "grouped":
@@ -781,16 +775,15 @@ def train_group(
         for m in gens} if drops else {}
     settings = _sgd_settings(config)
     cpu = torch.device("cpu")
+
+    def by_id(generators: dict[int, torch.Generator]) -> dict[int, torch.Generator]:
+        return {int(members[m]): gen for m, gen in generators.items()}
+
     start = 0
     if _group_resumable(resume, members, trained, config.epochs):
         assert resume is not None
         start = int(resume["epoch"])
-        with torch.no_grad():
-            for kind, tensors in (("p", net.params), ("b", net.buffers), ("m", moms)):
-                for j, t in enumerate(tensors):
-                    t.copy_(torch.from_numpy(np.array(resume[f"{kind}{j}"])))
-        for m, gen in gens.items():
-            gen.set_state(torch.from_numpy(np.array(resume[f"g{members[m]}"])))
+        _restore(resume, [net], [moms], by_id(gens))
         for m, gen in dgens.items():
             gen.set_state(torch.from_numpy(np.array(resume[f"d{members[m]}"])))
     masks = [plan.valid[t].t().contiguous() for t in range(plan.num_steps)]
@@ -811,14 +804,9 @@ def train_group(
             ):
                 _train_group(net, moms, x, y, masks[t], active[t], config.lr,
                              settings, cpu, dropout)
-        if checkpoint is not None:
-            state = {"epoch": np.array(epoch + 1, dtype=np.int64),
-                     "members": members.copy(), "model_ids": trained.copy()}
-            for kind, tensors in (("p", net.params), ("b", net.buffers), ("m", moms)):
-                for j, t in enumerate(tensors):
-                    state[f"{kind}{j}"] = t.detach().numpy().copy()
-            for m, gen in gens.items():
-                state[f"g{members[m]}"] = gen.get_state().numpy().copy()
+        if checkpoint is not None:  # the engine's snapshot, and the dropout streams
+            state = _snapshot(epoch + 1, members, [net], [moms], by_id(gens))
+            state["model_ids"] = trained.copy()
             for m, gen in dgens.items():
                 state[f"d{members[m]}"] = gen.get_state().numpy().copy()
             checkpoint(state)

@@ -483,16 +483,35 @@ def resolve_group_size(
         return min(config.group_size, num_models)
     kind = torch.device(device).type
     c, h, w = (check_int("image_shape", v, min_value=1) for v in image_shape)
-    with torch.random.fork_rng(devices=[]), torch.no_grad():
+    with torch.random.fork_rng(devices=[]):
         net = build_model(config.model, c, 2, h)
-        total = c * h * w
-        out = torch.zeros(1, c, h, w)
+    budget = CUDA_GROUP_BYTES if kind == "cuda" else CPU_GROUP_BYTES
+    return models_within_budget(net, (c, h, w), config.batch_size, num_models, budget)
+
+
+def models_within_budget(
+    net: Any, sample_shape: tuple[int, ...], rows: int, num_models: int, budget: int
+) -> int:
+    """As many models as keep one training step's activations within ``budget`` bytes.
+
+    One forward pass of the layers of ``net`` on one sample counts the values (the
+    input's included), at 4 bytes each, three times over for saved tensors and
+    gradients, times the ``rows`` of a step; at least one and at most ``num_models``.
+    The estimate of :func:`resolve_group_size`, and of the grouped path of one's own
+    learners (:func:`ldcbook.own.resolve_own_group_size`).
+    """
+    total = 1
+    for v in sample_shape:
+        total *= check_int("sample_shape", v, min_value=1)
+    check_int("rows", rows, min_value=1)
+    num_models = check_int("num_models", num_models, min_value=1)
+    with torch.no_grad():
+        out = torch.zeros((1, *sample_shape))
         for layer in net:
             out = layer(out)
             total += out.numel()
-    per_model = 3 * 4 * config.batch_size * total
-    budget = CUDA_GROUP_BYTES if kind == "cuda" else CPU_GROUP_BYTES
-    return max(1, min(num_models, budget // per_model))
+    per_model = 3 * 4 * rows * total
+    return max(1, min(num_models, check_int("budget", budget) // per_model))
 
 
 __all__ = [
@@ -504,5 +523,6 @@ __all__ = [
     "baseline",
     "ldc",
     "preset",
+    "models_within_budget",
     "resolve_group_size",
 ]
